@@ -1,0 +1,98 @@
+// ClipDecoder: demuxes and decodes an MP4 (or any libavformat input) from a GrowingFile with a
+// custom AVIOContext, yielding reference-counted AVFrames one at a time (bounded memory).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+extern "C" {
+#include <libavutil/frame.h>
+#include <libavutil/pixfmt.h>
+#include <libavutil/samplefmt.h>
+}
+
+namespace see2ai {
+
+class GrowingFile;
+
+struct VideoStreamInfo {
+  int width = 0;
+  int height = 0;
+  AVPixelFormat pixel_format = AV_PIX_FMT_NONE;
+  int fps_num = 0, fps_den = 1;        // frame rate
+  int par_num = 1, par_den = 1;        // pixel aspect ratio
+  int color_range = 0;                 // AVColorRange
+  int color_space = 2;                 // AVColorSpace
+  int color_primaries = 2;             // AVColorPrimaries
+  int color_trc = 2;                   // AVColorTransferCharacteristic
+  std::string codec_name;              // e.g. "h264"
+};
+
+struct AudioStreamInfo {
+  int sample_rate = 0;
+  int channels = 0;
+  uint64_t channel_mask = 0;           // AV_CH_* bits, 0 when unknown
+  AVSampleFormat sample_format = AV_SAMPLE_FMT_NONE;
+  std::string codec_name;              // e.g. "aac"
+};
+
+struct ClipInfo {
+  std::optional<VideoStreamInfo> video;
+  std::optional<AudioStreamInfo> audio;
+  int64_t duration_ns = -1;            // -1 when unknown
+  std::string container;               // e.g. "ISO MP4/M4A"
+};
+
+enum class StreamKind { Video, Audio };
+
+// One decoded frame. `frame` is owned (av_frame_free); pts/duration in nanoseconds from clip start.
+struct DecodedFrame {
+  StreamKind kind;
+  AVFrame *frame = nullptr;
+  int64_t pts_ns = 0;
+  int64_t duration_ns = 0;
+  bool discont = false;                // first frame after open or seek
+  DecodedFrame() = default;
+  DecodedFrame(const DecodedFrame &) = delete;
+  DecodedFrame &operator=(const DecodedFrame &) = delete;
+  DecodedFrame(DecodedFrame &&other) noexcept;
+  DecodedFrame &operator=(DecodedFrame &&other) noexcept;
+  ~DecodedFrame();
+};
+
+// Thrown for bad media. `decode` false: a demux problem (container), true: a codec problem.
+struct MediaError : std::runtime_error {
+  MediaError(bool decode, const std::string &message) : std::runtime_error(message), decode(decode) {}
+  bool decode;
+};
+
+class ClipDecoder {
+ public:
+  // Opens and probes the input (waits for bytes as needed). Throws MediaError; returns nothing
+  // useful after source->cancel() (throws MediaError with message "cancelled", see cancelled()).
+  explicit ClipDecoder(std::shared_ptr<GrowingFile> source, int threads = 0);
+  ~ClipDecoder();
+  ClipDecoder(const ClipDecoder &) = delete;
+  ClipDecoder &operator=(const ClipDecoder &) = delete;
+
+  const ClipInfo &info() const { return info_; }
+
+  // Next decoded frame in decode order across both streams (interleaved as the file is), or
+  // nothing at the end of both streams. Throws MediaError.
+  std::optional<DecodedFrame> next();
+
+  // Seeks both streams to `position_ns`. `accurate`: frames before the target are dropped (video
+  // and audio, audio trimmed to the sample); else starts at the key frame at or before it.
+  void seek(int64_t position_ns, bool accurate);
+
+  bool cancelled() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ClipInfo info_;
+};
+
+}  // namespace see2ai

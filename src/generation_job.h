@@ -1,0 +1,61 @@
+// GenerationJob: one clip from request to local files: cache lookup, journal, submit (never twice),
+// follow the task, download. Blocking; runs on the element's worker thread; cancel() from anywhere.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client_config.h"
+#include "generation_request.h"
+#include "task_output.h"
+
+namespace see2ai {
+
+class GrowingFile;
+
+enum class CacheMode { Reuse, Refresh, Off };
+
+// Called on the job's thread. Keep them short; they must not call back into the job.
+class JobEvents {
+ public:
+  virtual ~JobEvents() = default;
+  virtual void on_submitting() {}
+  // A task id is known (submitted, attached, or found in the journal).
+  virtual void on_task_id(const std::string &task_id, bool resumed) { (void)task_id; (void)resumed; }
+  // Each state change, including the first answer. elapsed_ms: since submit/attach.
+  virtual void on_state(const TaskOutput &output, int64_t elapsed_ms) { (void)output; (void)elapsed_ms; }
+  virtual void on_warning(const std::string &message) { (void)message; }
+  // Download of result `index` started: the file grows while this runs (progressive decode).
+  virtual void on_download_started(size_t index, std::shared_ptr<GrowingFile> file) { (void)index; (void)file; }
+};
+
+struct JobResult {
+  TaskOutput output;
+  std::vector<std::shared_ptr<GrowingFile>> files;  // one per result URL, all complete
+  bool from_cache = false;
+};
+
+class GenerationJob {
+ public:
+  GenerationJob(ClientConfig config, GenerationRequest request, JobEvents &events);
+  ~GenerationJob();
+  GenerationJob(const GenerationJob &) = delete;
+  GenerationJob &operator=(const GenerationJob &) = delete;
+
+  // Attach to this task instead of submitting (no POST at all).
+  void set_attach_task_id(std::string task_id);
+  // Cache directory (also holds the journal) and policy. Empty dir: no cache, no journal.
+  void set_cache(std::string cache_dir, CacheMode mode);
+
+  // Throws ServiceError; ErrorKind::Cancelled after cancel().
+  JobResult run();
+  void cancel();  // thread-safe, idempotent; wakes any wait (network, backoff, download)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace see2ai
