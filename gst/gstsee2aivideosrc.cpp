@@ -1,0 +1,1106 @@
+#include "gstsee2aivideosrc.h"
+
+#include <gst/base/gstflowcombiner.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clip_decoder.h"
+#include "frame_buffers.h"
+#include "generation_job.h"
+#include "generation_request.h"
+#include "growing_file.h"
+#include "service_error.h"
+#include "task_output.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_see2ai_video_src_debug);
+#define GST_CAT_DEFAULT gst_see2ai_video_src_debug
+
+using see2ai::CacheMode;
+using see2ai::ClipDecoder;
+using see2ai::ErrorKind;
+using see2ai::GenerationRequest;
+using see2ai::GrowingFile;
+using see2ai::MediaError;
+using see2ai::ServiceError;
+using see2ai::TaskOutput;
+
+namespace {
+
+constexpr const char *kDefaultApiUrl = "https://see2ai.com";
+constexpr int kDefaultPollIntervalMs = 0;
+constexpr int kDefaultTimeoutS = 900;
+constexpr int kDefaultRetries = 5;
+
+enum {
+  PROP_0,
+  PROP_API_URL,
+  PROP_API_KEY,
+  PROP_MODEL,
+  PROP_PROMPT,
+  PROP_NON_FACE_IMAGE_URL,
+  PROP_FACE_IMAGE_URL,
+  PROP_VIDEO_URL,
+  PROP_AUDIO_URL,
+  PROP_FIRST_FRAME_URL,
+  PROP_LAST_FRAME_URL,
+  PROP_NON_FACE_IMAGE_URLS,
+  PROP_VIDEO_URLS,
+  PROP_AUDIO_URLS,
+  PROP_DURATION,
+  PROP_RESOLUTION,
+  PROP_ASPECT_RATIO,
+  PROP_WATERMARK,
+  PROP_GENERATE_AUDIO,
+  PROP_ENABLE_WEB_SEARCH,
+  PROP_FORCE_ASSET_UPLOAD,
+  PROP_SYNC,
+  PROP_STATUS_PATH,
+  PROP_POLL_INTERVAL,
+  PROP_TIMEOUT,
+  PROP_RETRIES,
+  PROP_SSL_STRICT,
+  PROP_PROXY,
+  PROP_USER_AGENT,
+  PROP_TASK_ID,
+  PROP_CACHE_DIR,
+  PROP_CACHE_MODE,
+  PROP_RESULT,
+};
+
+// Request fields that are optional strings, in the contract's order.
+struct OptionalStringProp {
+  guint id;
+  const char *name;
+  const char *nick;
+  const char *blurb;
+  std::optional<std::string> GenerationRequest::*member;
+};
+const OptionalStringProp kOptionalStringProps[] = {
+    {PROP_PROMPT, "prompt", "Prompt", "Text describing the video to generate",
+     &GenerationRequest::prompt},
+    {PROP_NON_FACE_IMAGE_URL, "non-face-image-url", "Non-face image URL",
+     "Public http(s) URL of a reference image without a real human face",
+     &GenerationRequest::non_face_image_url},
+    {PROP_FACE_IMAGE_URL, "face-image-url", "Face image URL",
+     "Public http(s) URL of a reference image showing a real face (uploaded to the asset library)",
+     &GenerationRequest::face_image_url},
+    {PROP_VIDEO_URL, "video-url", "Video URL", "Public http(s) URL of a reference video",
+     &GenerationRequest::video_url},
+    {PROP_AUDIO_URL, "audio-url", "Audio URL", "Public http(s) URL of a reference audio",
+     &GenerationRequest::audio_url},
+    {PROP_FIRST_FRAME_URL, "first-frame-url", "First frame URL",
+     "Public http(s) URL of the image the clip starts with", &GenerationRequest::first_frame_url},
+    {PROP_LAST_FRAME_URL, "last-frame-url", "Last frame URL",
+     "Public http(s) URL of the image the clip ends with", &GenerationRequest::last_frame_url},
+};
+
+struct StringListProp {
+  guint id;
+  const char *name;
+  const char *nick;
+  const char *blurb;
+  std::vector<std::string> GenerationRequest::*member;
+};
+const StringListProp kStringListProps[] = {
+    {PROP_NON_FACE_IMAGE_URLS, "non-face-image-urls", "Non-face image URLs",
+     "Reference images without real faces, e.g. \"<https://a/1.png, https://a/2.png>\"",
+     &GenerationRequest::non_face_image_urls},
+    {PROP_VIDEO_URLS, "video-urls", "Video URLs",
+     "Reference videos (at most 3 with video-url)", &GenerationRequest::video_urls},
+    {PROP_AUDIO_URLS, "audio-urls", "Audio URLs",
+     "Reference audios (at most 3 with audio-url)", &GenerationRequest::audio_urls},
+};
+
+struct BoolProp {
+  guint id;
+  const char *name;
+  const char *nick;
+  const char *blurb;
+  bool GenerationRequest::*member;
+  bool default_value;
+};
+const BoolProp kBoolProps[] = {
+    {PROP_WATERMARK, "watermark", "Watermark", "Ask the service to add a watermark",
+     &GenerationRequest::watermark, false},
+    {PROP_GENERATE_AUDIO, "generate-audio", "Generate audio",
+     "Generate synchronized voice, effects and music (an audio pad appears)",
+     &GenerationRequest::generate_audio, true},
+    {PROP_ENABLE_WEB_SEARCH, "enable-web-search", "Enable web search",
+     "Let the service enrich the prompt with a web search", &GenerationRequest::enable_web_search,
+     false},
+    {PROP_FORCE_ASSET_UPLOAD, "force-asset-upload", "Force asset upload",
+     "Re-upload every reference to the asset library: slow and expensive, leave off unless direct "
+     "upload keeps failing",
+     &GenerationRequest::force_asset_upload, false},
+    {PROP_SYNC, "sync", "Synchronous",
+     "Hold one request open until the clip is ready instead of polling the task (polling keeps a "
+     "task id in hand, which is what makes resuming possible)",
+     &GenerationRequest::sync, false},
+};
+
+const char *const kResolutions[] = {"720p", "480p"};
+const char *const kAspectRatios[] = {"adaptive", "16:9", "9:16", "1:1", "21:9", "4:3", "3:4"};
+
+GType model_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(see2ai::Model::Standard), "doubao-seedance-2-0-260128", "standard"},
+      {static_cast<gint>(see2ai::Model::Fast), "doubao-seedance-2-0-fast-260128", "fast"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSee2aiModel", values));
+  return type;
+}
+
+GType resolution_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {{0, "720p", "720p"}, {1, "480p", "480p"}, {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstSee2aiResolution", values));
+  return type;
+}
+
+GType aspect_ratio_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {{0, "adaptive", "adaptive"}, {1, "16:9", "16:9"},
+                                      {2, "9:16", "9:16"},         {3, "1:1", "1:1"},
+                                      {4, "21:9", "21:9"},         {5, "4:3", "4:3"},
+                                      {6, "3:4", "3:4"},           {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstSee2aiAspectRatio", values));
+  return type;
+}
+
+GType cache_mode_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(CacheMode::Reuse), "Play a finished clip of the same request again", "reuse"},
+      {static_cast<gint>(CacheMode::Refresh), "Generate anew and replace the cached clip", "refresh"},
+      {static_cast<gint>(CacheMode::Off), "No cache and no journal", "off"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstSee2aiCacheMode", values));
+  return type;
+}
+
+template <size_t N>
+int index_of(const char *const (&table)[N], const std::string &value) {
+  for (size_t i = 0; i < N; ++i)
+    if (value == table[i]) return static_cast<int>(i);
+  return 0;
+}
+
+std::string env_or(const char *name, const char *fallback) {
+  const char *value = g_getenv(name);
+  return value && *value ? value : fallback;
+}
+
+GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
+    "video", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE("{ I420, Y42B, Y444, NV12, I420_10LE, I422_10LE, "
+                                        "Y444_10LE, P010_10LE, GRAY8, RGB, RGBA, BGRA }")));
+GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
+    "audio", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS("audio/x-raw, format = (string) { F32LE, S16LE, S32LE, F64LE, U8 }, "
+                    "layout = (string) interleaved, rate = (int) [ 1, MAX ], "
+                    "channels = (int) [ 1, 8 ]"));
+
+}  // namespace
+
+// What the properties say; copied by the streaming side when a run starts.
+struct SrcSettings {
+  GenerationRequest request;
+  see2ai::ClientConfig client;
+  std::string task_id;
+  std::string cache_dir;
+  CacheMode cache_mode = CacheMode::Reuse;
+};
+
+// One output pad and what it needs to make buffers.
+struct OutputPad {
+  GstPad *pad = nullptr;
+  GstVideoInfo video_info;
+  GstAudioInfo audio_info;
+  bool copy_frames = false;  // the peer cannot read GstVideoMeta
+};
+
+struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
+  explicit GstSee2aiVideoSrcPrivate(GstSee2aiVideoSrc *owner) : src(owner) {
+    settings.request.sync = false;
+    settings.client.api_url = env_or("SEE2AI_API_URL", kDefaultApiUrl);
+    settings.client.poll_interval_ms = kDefaultPollIntervalMs;
+    settings.client.timeout_s = kDefaultTimeoutS;
+    settings.client.retries = kDefaultRetries;
+    settings.cache_dir = std::string(g_get_user_cache_dir()) + "/see2ai";
+    g_rec_mutex_init(&task_lock);
+    task = gst_task_new(
+        [](gpointer data) { static_cast<GstSee2aiVideoSrcPrivate *>(data)->loop(); }, this,
+        nullptr);
+    gst_task_set_lock(task, &task_lock);
+  }
+  ~GstSee2aiVideoSrcPrivate() override {
+    gst_object_unref(task);
+    g_rec_mutex_clear(&task_lock);
+    if (result) gst_structure_free(result);
+  }
+
+  GstSee2aiVideoSrc *src;
+
+  // Properties. `lock` also guards current_task_id and result.
+  std::mutex lock;
+  SrcSettings settings;
+  std::string current_task_id;
+  GstStructure *result = nullptr;
+
+  // The generation job, on its own thread, hands finished or growing files to the streaming task.
+  std::mutex job_lock;
+  std::condition_variable job_cond;
+  std::unique_ptr<see2ai::GenerationJob> job;
+  std::thread job_thread;
+  std::vector<std::shared_ptr<GrowingFile>> files;
+  bool job_done = false;
+  std::unique_ptr<ServiceError> job_error;
+  bool flushing = false;
+  gint64 started_us = 0;
+  std::string last_state;
+
+  // Streaming task.
+  GstTask *task;
+  GRecMutex task_lock;
+  std::unique_ptr<ClipDecoder> decoder;
+  std::shared_ptr<GrowingFile> file;
+  size_t file_index = 0;
+  OutputPad video;
+  OutputPad audio;
+  GstFlowCombiner *combiner = nullptr;
+  GstClockTime file_offset = 0;  // running time where the current file starts
+  GstClockTime pushed_end = 0;   // end of the latest buffer pushed
+  guint group_id = 0;
+  std::string prompt;
+
+  bool start();
+  void stop();
+  void loop();
+
+  // JobEvents, called on the job thread.
+  void on_submitting() override;
+  void on_task_id(const std::string &task_id, bool resumed) override;
+  void on_state(const TaskOutput &output, int64_t elapsed_ms) override;
+  void on_warning(const std::string &message) override;
+  void on_download_started(size_t index, std::shared_ptr<GrowingFile> growing) override;
+
+ private:
+  void run_job();
+  bool open_next_file();
+  void configure_pads(const see2ai::ClipInfo &info);
+  GstPad *add_output_pad(GstStaticPadTemplate *templ, const char *name, GstCaps *caps,
+                         const char *codec_tag, const std::string &codec, const std::string &container);
+  void push_frame(see2ai::DecodedFrame &frame);
+  void end_of_file();
+  void finish(GstFlowReturn reason);
+  void post_service_error(const ServiceError &error);
+  void post_progress(GstProgressType type, const std::string &text);
+  void post_result(const TaskOutput &output, bool from_cache);
+  void push_event_all(GstEvent *event);
+  void remove_pads();
+};
+
+struct _GstSee2aiVideoSrc {
+  GstElement parent;
+  GstSee2aiVideoSrcPrivate *priv;
+};
+
+G_DEFINE_TYPE(GstSee2aiVideoSrc, gst_see2ai_video_src, GST_TYPE_ELEMENT)
+GST_ELEMENT_REGISTER_DEFINE(see2aivideosrc, "see2aivideosrc", GST_RANK_NONE,
+                            GST_TYPE_SEE2AI_VIDEO_SRC)
+
+static GParamSpec *properties[PROP_RESULT + 1];
+
+namespace {
+
+std::string property_name_for_field(const std::string &field) {
+  if (field == "model_name") return "model";
+  std::string name = field;
+  for (auto &c : name)
+    if (c == '_') c = '-';
+  return name;
+}
+
+GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
+  GValue urls = G_VALUE_INIT;
+  GValue warnings = G_VALUE_INIT;
+  gst_value_array_init(&urls, output.result_urls.size());
+  gst_value_array_init(&warnings, output.warnings.size());
+  for (const auto &url : output.result_urls) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, G_TYPE_STRING);
+    g_value_set_string(&v, url.c_str());
+    gst_value_array_append_and_take_value(&urls, &v);
+  }
+  for (const auto &warning : output.warnings) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, G_TYPE_STRING);
+    g_value_set_string(&v, warning.c_str());
+    gst_value_array_append_and_take_value(&warnings, &v);
+  }
+  GstStructure *s = gst_structure_new(
+      "see2ai-result", "task-id", G_TYPE_STRING, output.task_id.c_str(), "state", G_TYPE_STRING,
+      see2ai::state_name(output.state), "input-tokens", G_TYPE_INT64, output.input_tokens,
+      "output-tokens", G_TYPE_INT64, output.output_tokens, "total-tokens", G_TYPE_INT64,
+      output.total_tokens, "cost-points", G_TYPE_INT64, output.cost_points.value_or(-1),
+      "cost-time", G_TYPE_INT64, output.cost_time.value_or(-1), "model", G_TYPE_STRING,
+      output.model.c_str(), "source", G_TYPE_STRING, output.source.c_str(), "provider-config-id",
+      G_TYPE_INT64, output.provider_config_id.value_or(-1), "error-message", G_TYPE_STRING,
+      output.error_message ? output.error_message->c_str() : nullptr, "from-cache",
+      G_TYPE_BOOLEAN, from_cache, nullptr);
+  gst_structure_take_value(s, "result-urls", &urls);
+  gst_structure_take_value(s, "warnings", &warnings);
+  return s;
+}
+
+}  // namespace
+
+void GstSee2aiVideoSrcPrivate::post_progress(GstProgressType type, const std::string &text) {
+  gst_element_post_message(GST_ELEMENT(src),
+                           gst_message_new_progress(GST_OBJECT(src), type, "generate", text.c_str()));
+}
+
+void GstSee2aiVideoSrcPrivate::on_submitting() {
+  GST_INFO_OBJECT(src, "submitting the generation request");
+  post_progress(GST_PROGRESS_TYPE_START, "Submitting the generation request");
+}
+
+void GstSee2aiVideoSrcPrivate::on_task_id(const std::string &task_id, bool resumed) {
+  GST_INFO_OBJECT(src, "task %s (%s)", task_id.c_str(), resumed ? "resumed" : "new");
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    current_task_id = task_id;
+  }
+  g_object_notify_by_pspec(G_OBJECT(src), properties[PROP_TASK_ID]);
+}
+
+void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapsed_ms) {
+  const char *state = see2ai::state_name(output.state);
+  GST_INFO_OBJECT(src, "task %s is %s after %.1f s", output.task_id.c_str(), state,
+                  elapsed_ms / 1000.0);
+  if (last_state.empty() && output.task_id.size() && current_task_id.empty())
+    on_task_id(output.task_id, false);
+  last_state = state;
+  gchar *text = g_strdup_printf("Task %s: %s (%.1f s)", output.task_id.c_str(), state,
+                                elapsed_ms / 1000.0);
+  post_progress(GST_PROGRESS_TYPE_CONTINUE, text);
+  g_free(text);
+  gst_element_post_message(
+      GST_ELEMENT(src),
+      gst_message_new_element(
+          GST_OBJECT(src),
+          gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(),
+                            "state", G_TYPE_STRING, state, "elapsed-ms", G_TYPE_INT64,
+                            static_cast<gint64>(elapsed_ms), "from-cache", G_TYPE_BOOLEAN, FALSE,
+                            nullptr)));
+}
+
+void GstSee2aiVideoSrcPrivate::on_warning(const std::string &message) {
+  GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s", message.c_str()), (nullptr));
+}
+
+void GstSee2aiVideoSrcPrivate::on_download_started(size_t index,
+                                                   std::shared_ptr<GrowingFile> growing) {
+  GST_INFO_OBJECT(src, "download %zu started: %s", index, growing->path().c_str());
+  std::lock_guard<std::mutex> guard(job_lock);
+  if (files.size() <= index) files.resize(index + 1);
+  files[index] = std::move(growing);
+  job_cond.notify_all();
+}
+
+void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool from_cache) {
+  GstStructure *s = result_structure(output, from_cache);
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    if (result) gst_structure_free(result);
+    result = gst_structure_copy(s);
+  }
+  g_object_notify_by_pspec(G_OBJECT(src), properties[PROP_RESULT]);
+  GST_INFO_OBJECT(src, "task %s done: %" G_GINT64_FORMAT " tokens%s", output.task_id.c_str(),
+                  output.total_tokens, from_cache ? " (from the cache, nothing spent)" : "");
+  gst_element_post_message(GST_ELEMENT(src), gst_message_new_element(GST_OBJECT(src), s));
+}
+
+void GstSee2aiVideoSrcPrivate::run_job() {
+  try {
+    see2ai::JobResult result = job->run();
+    if (result.from_cache) {
+      GST_INFO_OBJECT(src, "playing task %s from the cache", result.output.task_id.c_str());
+      on_task_id(result.output.task_id, true);
+      gst_element_post_message(
+          GST_ELEMENT(src),
+          gst_message_new_element(
+              GST_OBJECT(src),
+              gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING,
+                                result.output.task_id.c_str(), "state", G_TYPE_STRING,
+                                see2ai::state_name(result.output.state), "elapsed-ms",
+                                G_TYPE_INT64, static_cast<gint64>(0), "from-cache", G_TYPE_BOOLEAN,
+                                TRUE, nullptr)));
+    }
+    post_result(result.output, result.from_cache);
+    post_progress(GST_PROGRESS_TYPE_COMPLETE, "Clip ready");
+    std::lock_guard<std::mutex> guard(job_lock);
+    if (files.size() < result.files.size()) files.resize(result.files.size());
+    for (size_t i = 0; i < result.files.size(); ++i)
+      if (!files[i]) files[i] = result.files[i];
+    job_done = true;
+  } catch (const ServiceError &error) {
+    post_progress(error.kind == ErrorKind::Cancelled ? GST_PROGRESS_TYPE_CANCELED
+                                                     : GST_PROGRESS_TYPE_ERROR,
+                  error.kind == ErrorKind::Cancelled ? "Cancelled" : error.what());
+    std::lock_guard<std::mutex> guard(job_lock);
+    job_error = std::make_unique<ServiceError>(error);
+    job_done = true;
+  } catch (const std::exception &error) {
+    post_progress(GST_PROGRESS_TYPE_ERROR, error.what());
+    std::lock_guard<std::mutex> guard(job_lock);
+    job_error = std::make_unique<ServiceError>(ErrorKind::Failed, error.what());
+    job_done = true;
+  }
+  job_cond.notify_all();
+}
+
+// One error message per failure, with the cause in a details structure applications can read.
+#define POST_SERVICE_ERROR(code)                                                              \
+  GST_ELEMENT_ERROR_WITH_DETAILS(                                                             \
+      src, RESOURCE, code, ("%s", error.what()), (nullptr),                                   \
+      ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",     \
+       G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),      \
+       "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr))
+
+void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error) {
+  switch (error.kind) {
+    case ErrorKind::Cancelled:
+      break;
+    case ErrorKind::Settings:
+      POST_SERVICE_ERROR(SETTINGS);
+      break;
+    case ErrorKind::NotAuthorized:
+      POST_SERVICE_ERROR(NOT_AUTHORIZED);
+      break;
+    case ErrorKind::Busy:
+      POST_SERVICE_ERROR(BUSY);
+      break;
+    case ErrorKind::OpenRead:
+      POST_SERVICE_ERROR(OPEN_READ);
+      break;
+    case ErrorKind::Read:
+    case ErrorKind::Timeout:
+      POST_SERVICE_ERROR(READ);
+      break;
+    case ErrorKind::Failed:
+      POST_SERVICE_ERROR(FAILED);
+      break;
+  }
+}
+
+#undef POST_SERVICE_ERROR
+
+bool GstSee2aiVideoSrcPrivate::start() {
+  SrcSettings run;
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    run = settings;
+    current_task_id = run.task_id;
+  }
+  if (run.client.api_key.empty()) run.client.api_key = env_or("SEE2AI_API_KEY", "");
+  if (run.task_id.empty()) {
+    if (auto problem = see2ai::validate(run.request)) {
+      GST_ELEMENT_ERROR(src, RESOURCE, SETTINGS,
+                        ("Invalid property \"%s\": %s",
+                         property_name_for_field(problem->field).c_str(), problem->message.c_str()),
+                        ("nothing was submitted"));
+      return false;
+    }
+  }
+  if (run.client.api_key.empty()) {
+    GST_ELEMENT_ERROR(src, RESOURCE, NOT_AUTHORIZED,
+                      ("No API key: set the \"api-key\" property or SEE2AI_API_KEY"),
+                      ("nothing was submitted"));
+    return false;
+  }
+  for (const auto &advice : see2ai::advisories(run.request))
+    GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s", advice.c_str()), (nullptr));
+
+  prompt = run.request.prompt.value_or("");
+  job = std::make_unique<see2ai::GenerationJob>(run.client, run.request, *this);
+  if (!run.task_id.empty()) job->set_attach_task_id(run.task_id);
+  if (run.cache_mode != CacheMode::Off) job->set_cache(run.cache_dir, run.cache_mode);
+  {
+    std::lock_guard<std::mutex> guard(job_lock);
+    files.clear();
+    job_done = false;
+    job_error.reset();
+    flushing = false;
+  }
+  last_state.clear();
+  started_us = g_get_monotonic_time();
+  file_index = 0;
+  file_offset = 0;
+  pushed_end = 0;
+  group_id = gst_util_group_id_next();
+  job_thread = std::thread([this] { run_job(); });
+  gst_task_start(task);
+  return true;
+}
+
+void GstSee2aiVideoSrcPrivate::stop() {
+  {
+    std::lock_guard<std::mutex> guard(job_lock);
+    flushing = true;
+    for (auto &f : files)
+      if (f) f->cancel();
+  }
+  job_cond.notify_all();
+  if (job) job->cancel();
+  gst_task_stop(task);
+  gst_task_join(task);
+  if (job_thread.joinable()) job_thread.join();
+  job.reset();
+  decoder.reset();
+  file.reset();
+  {
+    std::lock_guard<std::mutex> guard(job_lock);
+    files.clear();
+  }
+  remove_pads();
+}
+
+void GstSee2aiVideoSrcPrivate::remove_pads() {
+  for (OutputPad *out : {&video, &audio}) {
+    if (!out->pad) continue;
+    if (combiner) gst_flow_combiner_remove_pad(combiner, out->pad);
+    gst_pad_set_active(out->pad, FALSE);
+    gst_element_remove_pad(GST_ELEMENT(src), out->pad);
+    out->pad = nullptr;
+  }
+  if (combiner) {
+    gst_flow_combiner_free(combiner);
+    combiner = nullptr;
+  }
+}
+
+void GstSee2aiVideoSrcPrivate::push_event_all(GstEvent *event) {
+  for (OutputPad *out : {&video, &audio})
+    if (out->pad) gst_pad_push_event(out->pad, gst_event_ref(event));
+  gst_event_unref(event);
+}
+
+// Ends streaming: EOS downstream on every pad and the task pauses. Errors were posted before.
+void GstSee2aiVideoSrcPrivate::finish(GstFlowReturn reason) {
+  GST_DEBUG_OBJECT(src, "pausing task: %s", gst_flow_get_name(reason));
+  gst_task_pause(task);
+  if (reason == GST_FLOW_FLUSHING) return;
+  if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS)
+    GST_ELEMENT_FLOW_ERROR(src, reason);
+  push_event_all(gst_event_new_eos());
+}
+
+static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query);
+
+GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, const char *name,
+                                                 GstCaps *caps, const char *codec_tag,
+                                                 const std::string &codec,
+                                                 const std::string &container) {
+  GstPad *pad = gst_pad_new_from_static_template(templ, name);
+  gst_pad_set_query_function(pad, src_pad_query);
+  gst_pad_use_fixed_caps(pad);
+  gst_pad_set_active(pad, TRUE);
+  gchar *stream_id = gst_pad_create_stream_id(pad, GST_ELEMENT(src), name);
+  GstEvent *start = gst_event_new_stream_start(stream_id);
+  gst_event_set_group_id(start, group_id);
+  GstStream *stream = gst_stream_new(stream_id, caps,
+                                     templ == &video_template ? GST_STREAM_TYPE_VIDEO
+                                                              : GST_STREAM_TYPE_AUDIO,
+                                     GST_STREAM_FLAG_NONE);
+  gst_event_set_stream(start, stream);
+  gst_object_unref(stream);
+  g_free(stream_id);
+  gst_pad_push_event(pad, start);
+  gst_pad_set_caps(pad, caps);
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  gst_pad_push_event(pad, gst_event_new_segment(&segment));
+  GstTagList *tags = gst_tag_list_new_empty();
+  gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, codec_tag, codec.c_str(), GST_TAG_CONTAINER_FORMAT,
+                   container.c_str(), nullptr);
+  if (!prompt.empty()) gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, prompt.c_str(), nullptr);
+  gst_pad_push_event(pad, gst_event_new_tag(tags));
+  gst_element_add_pad(GST_ELEMENT(src), pad);
+  gst_flow_combiner_add_pad(combiner, pad);
+  return pad;
+}
+
+void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
+  if (video.pad || audio.pad) return;
+  combiner = gst_flow_combiner_new();
+  GstStreamCollection *collection = gst_stream_collection_new(nullptr);
+  if (info.video) {
+    if (!video_info_from_stream(*info.video, &video.video_info))
+      throw MediaError(true, "the clip's video format is not supported");
+    GstCaps *caps = gst_video_info_to_caps(&video.video_info);
+    video.pad = add_output_pad(&video_template, "video", caps, GST_TAG_VIDEO_CODEC,
+                               info.video->codec_name, info.container);
+    gst_caps_unref(caps);
+    GstQuery *query = gst_query_new_allocation(gst_pad_get_current_caps(video.pad), FALSE);
+    gst_caps_unref(gst_pad_get_current_caps(video.pad));
+    video.copy_frames = !gst_pad_peer_query(video.pad, query) ||
+                        !gst_query_find_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+    gst_query_unref(query);
+    GstStream *stream = gst_pad_get_stream(video.pad);
+    if (stream) gst_stream_collection_add_stream(collection, stream);
+  }
+  if (info.audio) {
+    if (!audio_info_from_stream(*info.audio, &audio.audio_info))
+      throw MediaError(true, "the clip's audio format is not supported");
+    GstCaps *caps = gst_audio_info_to_caps(&audio.audio_info);
+    audio.pad = add_output_pad(&audio_template, "audio", caps, GST_TAG_AUDIO_CODEC,
+                               info.audio->codec_name, info.container);
+    gst_caps_unref(caps);
+    GstStream *stream = gst_pad_get_stream(audio.pad);
+    if (stream) gst_stream_collection_add_stream(collection, stream);
+  }
+  gst_element_post_message(GST_ELEMENT(src),
+                           gst_message_new_stream_collection(GST_OBJECT(src), collection));
+  gst_object_unref(collection);
+  gst_element_no_more_pads(GST_ELEMENT(src));
+}
+
+// Waits for the next result file, opens a decoder on it, and makes the pads for the first one.
+// False when the task paused (flushing, failure, or nothing more to play).
+bool GstSee2aiVideoSrcPrivate::open_next_file() {
+  {
+    std::unique_lock<std::mutex> guard(job_lock);
+    job_cond.wait(guard, [this] {
+      return flushing || job_done || (file_index < files.size() && files[file_index]);
+    });
+    if (flushing) {
+      guard.unlock();
+      finish(GST_FLOW_FLUSHING);
+      return false;
+    }
+    if (file_index < files.size() && files[file_index]) {
+      file = files[file_index];
+    } else if (job_error) {
+      std::unique_ptr<ServiceError> error = std::move(job_error);
+      guard.unlock();
+      post_service_error(*error);
+      finish(error->kind == ErrorKind::Cancelled ? GST_FLOW_FLUSHING : GST_FLOW_EOS);
+      return false;
+    } else {
+      guard.unlock();
+      if (file_index == 0)
+        GST_ELEMENT_ERROR(src, RESOURCE, FAILED, ("The task succeeded without a result file"),
+                          (nullptr));
+      finish(GST_FLOW_EOS);
+      return false;
+    }
+  }
+  decoder = std::make_unique<ClipDecoder>(file);
+  configure_pads(decoder->info());
+  file_offset = pushed_end;
+  return true;
+}
+
+void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
+  OutputPad &out = frame.kind == see2ai::StreamKind::Video ? video : audio;
+  if (!out.pad) return;
+  GstBuffer *buffer =
+      frame.kind == see2ai::StreamKind::Video
+          ? video_buffer_from_frame(frame.frame, &out.video_info, out.copy_frames)
+          : audio_buffer_from_frame(frame.frame, &out.audio_info);
+  if (!buffer) throw MediaError(true, "a decoded frame does not match the stream's format");
+  GST_BUFFER_PTS(buffer) = file_offset + static_cast<GstClockTime>(MAX(frame.pts_ns, 0));
+  GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(MAX(frame.duration_ns, 0));
+  if (frame.discont) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
+  GstClockTime end = GST_BUFFER_PTS(buffer) + GST_BUFFER_DURATION(buffer);
+  if (end > pushed_end) pushed_end = end;
+  GstFlowReturn ret = gst_pad_push(out.pad, buffer);
+  ret = gst_flow_combiner_update_pad_flow(combiner, out.pad, ret);
+  if (ret != GST_FLOW_OK) finish(ret);
+}
+
+void GstSee2aiVideoSrcPrivate::end_of_file() {
+  decoder.reset();
+  file.reset();
+  ++file_index;
+  bool more;
+  {
+    std::lock_guard<std::mutex> guard(job_lock);
+    more = !job_done || file_index < files.size();
+  }
+  if (!more) finish(GST_FLOW_EOS);
+}
+
+void GstSee2aiVideoSrcPrivate::loop() {
+  try {
+    if (!decoder && !open_next_file()) return;
+    std::optional<see2ai::DecodedFrame> frame = decoder->next();
+    if (frame)
+      push_frame(*frame);
+    else
+      end_of_file();
+  } catch (const MediaError &error) {
+    // A download that failed for good shows up here as a read error: report the job's cause.
+    std::unique_lock<std::mutex> guard(job_lock);
+    if (flushing) {
+      guard.unlock();
+      finish(GST_FLOW_FLUSHING);
+      return;
+    }
+    if (file && !file->error().empty()) job_cond.wait(guard, [this] { return job_done; });
+    std::unique_ptr<ServiceError> job_failure = std::move(job_error);
+    guard.unlock();
+    if (job_failure) {
+      post_service_error(*job_failure);
+    } else if (error.decode) {
+      GST_ELEMENT_ERROR(src, STREAM, DECODE, ("%s", error.what()), (nullptr));
+    } else {
+      GST_ELEMENT_ERROR(src, STREAM, DEMUX, ("%s", error.what()), (nullptr));
+    }
+    finish(GST_FLOW_EOS);
+  }
+}
+
+static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(parent);
+  GstSee2aiVideoSrcPrivate *priv = self->priv;
+  switch (GST_QUERY_TYPE(query)) {
+    case GST_QUERY_DURATION: {
+      GstFormat format;
+      gst_query_parse_duration(query, &format, nullptr);
+      if (format != GST_FORMAT_TIME) break;
+      g_rec_mutex_lock(&priv->task_lock);
+      gint64 duration = priv->decoder ? priv->decoder->info().duration_ns : -1;
+      g_rec_mutex_unlock(&priv->task_lock);
+      if (duration < 0) return FALSE;
+      gst_query_set_duration(query, GST_FORMAT_TIME, duration);
+      return TRUE;
+    }
+    case GST_QUERY_POSITION: {
+      GstFormat format;
+      gst_query_parse_position(query, &format, nullptr);
+      if (format != GST_FORMAT_TIME) break;
+      gst_query_set_position(query, GST_FORMAT_TIME, static_cast<gint64>(priv->pushed_end));
+      return TRUE;
+    }
+    default:
+      break;
+  }
+  return gst_pad_query_default(pad, parent, query);
+}
+
+static GstStateChangeReturn gst_see2ai_video_src_change_state(GstElement *element,
+                                                              GstStateChange transition) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !self->priv->start())
+    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    std::lock_guard<std::mutex> guard(self->priv->job_lock);
+    self->priv->flushing = true;
+    for (auto &f : self->priv->files)
+      if (f) f->cancel();
+    self->priv->job_cond.notify_all();
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_see2ai_video_src_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) self->priv->stop();
+  return ret;
+}
+
+static void gst_see2ai_video_src_set_property(GObject *object, guint prop_id, const GValue *value,
+                                              GParamSpec *pspec) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(object);
+  GstSee2aiVideoSrcPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  SrcSettings &s = priv->settings;
+  for (const auto &p : kOptionalStringProps) {
+    if (p.id != prop_id) continue;
+    const char *text = g_value_get_string(value);
+    if (text && *text)
+      s.request.*p.member = text;
+    else
+      (s.request.*p.member).reset();
+    return;
+  }
+  for (const auto &p : kStringListProps) {
+    if (p.id != prop_id) continue;
+    auto &list = s.request.*p.member;
+    list.clear();
+    for (guint i = 0; i < gst_value_array_get_size(value); ++i) {
+      const char *text = g_value_get_string(gst_value_array_get_value(value, i));
+      if (text && *text) list.emplace_back(text);
+    }
+    return;
+  }
+  for (const auto &p : kBoolProps) {
+    if (p.id != prop_id) continue;
+    s.request.*p.member = g_value_get_boolean(value);
+    return;
+  }
+  auto string_or = [value](const char *fallback) {
+    const char *text = g_value_get_string(value);
+    return std::string(text ? text : fallback);
+  };
+  switch (prop_id) {
+    case PROP_API_URL:
+      s.client.api_url = string_or(kDefaultApiUrl);
+      break;
+    case PROP_API_KEY:
+      s.client.api_key = string_or("");
+      break;
+    case PROP_MODEL:
+      s.request.model = static_cast<see2ai::Model>(g_value_get_enum(value));
+      break;
+    case PROP_DURATION:
+      s.request.duration = g_value_get_int(value);
+      break;
+    case PROP_RESOLUTION:
+      s.request.resolution = kResolutions[g_value_get_enum(value)];
+      break;
+    case PROP_ASPECT_RATIO:
+      s.request.aspect_ratio = kAspectRatios[g_value_get_enum(value)];
+      break;
+    case PROP_STATUS_PATH:
+      s.client.status_path = string_or("/api/v1/status/{task_id}");
+      break;
+    case PROP_POLL_INTERVAL:
+      s.client.poll_interval_ms = static_cast<int>(g_value_get_uint(value));
+      break;
+    case PROP_TIMEOUT:
+      s.client.timeout_s = static_cast<int>(g_value_get_uint(value));
+      break;
+    case PROP_RETRIES:
+      s.client.retries = static_cast<int>(g_value_get_uint(value));
+      break;
+    case PROP_SSL_STRICT:
+      s.client.ssl_strict = g_value_get_boolean(value);
+      break;
+    case PROP_PROXY:
+      s.client.proxy = string_or("");
+      break;
+    case PROP_USER_AGENT:
+      s.client.user_agent = string_or("see2ai-gst/0.1");
+      break;
+    case PROP_TASK_ID:
+      s.task_id = string_or("");
+      break;
+    case PROP_CACHE_DIR:
+      s.cache_dir = string_or("");
+      if (s.cache_dir.empty()) s.cache_dir = std::string(g_get_user_cache_dir()) + "/see2ai";
+      break;
+    case PROP_CACHE_MODE:
+      s.cache_mode = static_cast<CacheMode>(g_value_get_enum(value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+}
+
+static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GValue *value,
+                                              GParamSpec *pspec) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(object);
+  GstSee2aiVideoSrcPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  const SrcSettings &s = priv->settings;
+  for (const auto &p : kOptionalStringProps) {
+    if (p.id != prop_id) continue;
+    const auto &text = s.request.*p.member;
+    g_value_set_string(value, text ? text->c_str() : nullptr);
+    return;
+  }
+  for (const auto &p : kStringListProps) {
+    if (p.id != prop_id) continue;
+    for (const auto &text : s.request.*p.member) {
+      GValue v = G_VALUE_INIT;
+      g_value_init(&v, G_TYPE_STRING);
+      g_value_set_string(&v, text.c_str());
+      gst_value_array_append_and_take_value(value, &v);
+    }
+    return;
+  }
+  for (const auto &p : kBoolProps) {
+    if (p.id != prop_id) continue;
+    g_value_set_boolean(value, s.request.*p.member);
+    return;
+  }
+  switch (prop_id) {
+    case PROP_API_URL:
+      g_value_set_string(value, s.client.api_url.c_str());
+      break;
+    case PROP_MODEL:
+      g_value_set_enum(value, static_cast<gint>(s.request.model));
+      break;
+    case PROP_DURATION:
+      g_value_set_int(value, s.request.duration);
+      break;
+    case PROP_RESOLUTION:
+      g_value_set_enum(value, index_of(kResolutions, s.request.resolution));
+      break;
+    case PROP_ASPECT_RATIO:
+      g_value_set_enum(value, index_of(kAspectRatios, s.request.aspect_ratio));
+      break;
+    case PROP_STATUS_PATH:
+      g_value_set_string(value, s.client.status_path.c_str());
+      break;
+    case PROP_POLL_INTERVAL:
+      g_value_set_uint(value, static_cast<guint>(s.client.poll_interval_ms));
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint(value, static_cast<guint>(s.client.timeout_s));
+      break;
+    case PROP_RETRIES:
+      g_value_set_uint(value, static_cast<guint>(s.client.retries));
+      break;
+    case PROP_SSL_STRICT:
+      g_value_set_boolean(value, s.client.ssl_strict);
+      break;
+    case PROP_PROXY:
+      g_value_set_string(value, s.client.proxy.empty() ? nullptr : s.client.proxy.c_str());
+      break;
+    case PROP_USER_AGENT:
+      g_value_set_string(value, s.client.user_agent.c_str());
+      break;
+    case PROP_TASK_ID: {
+      const std::string &id = priv->current_task_id.empty() ? s.task_id : priv->current_task_id;
+      g_value_set_string(value, id.empty() ? nullptr : id.c_str());
+      break;
+    }
+    case PROP_CACHE_DIR:
+      g_value_set_string(value, s.cache_dir.c_str());
+      break;
+    case PROP_CACHE_MODE:
+      g_value_set_enum(value, static_cast<gint>(s.cache_mode));
+      break;
+    case PROP_RESULT:
+      g_value_set_boxed(value, priv->result);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+}
+
+static void gst_see2ai_video_src_finalize(GObject *object) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(object);
+  delete self->priv;
+  G_OBJECT_CLASS(gst_see2ai_video_src_parent_class)->finalize(object);
+}
+
+static void gst_see2ai_video_src_init(GstSee2aiVideoSrc *self) {
+  self->priv = new GstSee2aiVideoSrcPrivate(self);
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+}
+
+static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_see2ai_video_src_set_property;
+  gobject_class->get_property = gst_see2ai_video_src_get_property;
+  gobject_class->finalize = gst_see2ai_video_src_finalize;
+  element_class->change_state = gst_see2ai_video_src_change_state;
+
+  const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                           GST_PARAM_MUTABLE_READY);
+  properties[PROP_API_URL] = g_param_spec_string(
+      "api-url", "API URL",
+      "Base URL of the SEE2AI service (default https://see2ai.com, or SEE2AI_API_URL when set)",
+      kDefaultApiUrl, rw);
+  properties[PROP_API_KEY] = g_param_spec_string(
+      "api-key", "API key",
+      "Tenant API key sent as a Bearer token (write-only; falls back to SEE2AI_API_KEY)", nullptr,
+      static_cast<GParamFlags>(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+                               GST_PARAM_MUTABLE_READY));
+  properties[PROP_MODEL] = g_param_spec_enum(
+      "model", "Model", "Model: standard (quality first) or fast (~80% of the price)",
+      model_get_type(), static_cast<gint>(see2ai::Model::Standard), rw);
+  for (const auto &p : kOptionalStringProps)
+    properties[p.id] = g_param_spec_string(p.name, p.nick, p.blurb, nullptr, rw);
+  for (const auto &p : kStringListProps)
+    properties[p.id] = gst_param_spec_array(
+        p.name, p.nick, p.blurb,
+        g_param_spec_string("url", "URL", "A public http(s) URL", nullptr,
+                            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)),
+        rw);
+  properties[PROP_DURATION] = g_param_spec_int(
+      "duration", "Duration", "Clip length in seconds: 4..15, or -1 to let the model decide", -1,
+      15, 5, rw);
+  properties[PROP_RESOLUTION] = g_param_spec_enum("resolution", "Resolution",
+                                                  "Output resolution (short side)",
+                                                  resolution_get_type(), 0, rw);
+  properties[PROP_ASPECT_RATIO] = g_param_spec_enum(
+      "aspect-ratio", "Aspect ratio",
+      "Frame shape; adaptive follows the first frame image, else 16:9", aspect_ratio_get_type(), 0,
+      rw);
+  for (const auto &p : kBoolProps)
+    properties[p.id] = g_param_spec_boolean(p.name, p.nick, p.blurb, p.default_value, rw);
+  properties[PROP_STATUS_PATH] = g_param_spec_string(
+      "status-path", "Status path", "Path template of the task status endpoint; {task_id} is replaced",
+      "/api/v1/status/{task_id}", rw);
+  properties[PROP_POLL_INTERVAL] = g_param_spec_uint(
+      "poll-interval", "Poll interval",
+      "Milliseconds between status polls; 0 adapts (starts short, backs off)", 0, 600000,
+      kDefaultPollIntervalMs, rw);
+  properties[PROP_TIMEOUT] = g_param_spec_uint(
+      "timeout", "Timeout",
+      "Seconds from submit to the last byte of the download before giving up", 1, 86400,
+      kDefaultTimeoutS, rw);
+  properties[PROP_RETRIES] = g_param_spec_uint(
+      "retries", "Retries",
+      "Retries of status polls and downloads (and of submits that provably never arrived)", 0, 100,
+      kDefaultRetries, rw);
+  properties[PROP_SSL_STRICT] = g_param_spec_boolean(
+      "ssl-strict", "Strict TLS", "Refuse servers whose TLS certificate cannot be verified", TRUE,
+      rw);
+  properties[PROP_PROXY] = g_param_spec_string(
+      "proxy", "Proxy", "HTTP proxy URI (default: the system's proxy settings)", nullptr, rw);
+  properties[PROP_USER_AGENT] = g_param_spec_string("user-agent", "User agent",
+                                                    "User-Agent header of every request",
+                                                    "see2ai-gst/0.1", rw);
+  properties[PROP_TASK_ID] = g_param_spec_string(
+      "task-id", "Task ID",
+      "Set: attach to this existing task instead of submitting. Read: the current task", nullptr,
+      rw);
+  properties[PROP_CACHE_DIR] = g_param_spec_string(
+      "cache-dir", "Cache directory",
+      "Where finished clips and the resume journal are kept (default $XDG_CACHE_HOME/see2ai)",
+      nullptr, rw);
+  properties[PROP_CACHE_MODE] = g_param_spec_enum(
+      "cache-mode", "Cache mode",
+      "reuse: play a finished clip of the same request again for free; refresh: generate anew; "
+      "off: no cache, no journal",
+      cache_mode_get_type(), static_cast<gint>(CacheMode::Reuse), rw);
+  properties[PROP_RESULT] = g_param_spec_boxed(
+      "result", "Result", "Every output field of the last task (tokens, cost, model, URLs...)",
+      GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_properties(gobject_class, PROP_RESULT + 1, properties);
+
+  gst_element_class_add_static_pad_template(element_class, &video_template);
+  gst_element_class_add_static_pad_template(element_class, &audio_template);
+  gst_element_class_set_static_metadata(
+      element_class, "SEE2AI video generation source", "Source/Video/Audio",
+      "Generates a clip from a prompt (and optional reference images, frames, videos, audio) with "
+      "the SEE2AI video generation service (Seedance 2.0) and plays it as raw video and audio. "
+      "Every submitted request is billed in tokens; finished clips are cached and resumed, never "
+      "paid twice",
+      "see2ai-gst developers");
+
+  gst_type_mark_as_plugin_api(model_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(resolution_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(aspect_ratio_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(cache_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
+  GST_DEBUG_CATEGORY_INIT(gst_see2ai_video_src_debug, "see2aivideosrc", 0,
+                          "SEE2AI video generation source");
+}

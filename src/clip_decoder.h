@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 extern "C" {
@@ -49,7 +50,7 @@ enum class StreamKind { Video, Audio };
 
 // One decoded frame. `frame` is owned (av_frame_free); pts/duration in nanoseconds from clip start.
 struct DecodedFrame {
-  StreamKind kind;
+  StreamKind kind = StreamKind::Video;
   AVFrame *frame = nullptr;
   int64_t pts_ns = 0;
   int64_t duration_ns = 0;
