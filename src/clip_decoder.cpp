@@ -1,0 +1,545 @@
+#include "clip_decoder.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <deque>
+#include <new>
+
+#include "growing_file.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/error.h>
+#include <libavutil/mathematics.h>
+}
+
+namespace see2ai {
+
+namespace {
+
+constexpr AVRational kNanoseconds{1, 1000000000};
+constexpr int kIoBufferSize = 64 * 1024;
+// Bounded probing: opening must not read the whole clip, only the index and a few packets.
+constexpr int64_t kProbeBytes = 4 * 1024 * 1024;
+constexpr int64_t kAnalyzeMicroseconds = 1000000;
+// A stream whose decoder fails this many packets in a row, with no good frame between, is
+// garbage rather than a glitch.
+constexpr int kMaxConsecutiveDecodeErrors = 8;
+
+std::string av_error_text(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, text, sizeof(text));
+  return text;
+}
+
+struct IoContextDeleter {
+  void operator()(AVIOContext *io) const {
+    // libav may have replaced the buffer we allocated, so free whatever it holds now.
+    av_freep(&io->buffer);
+    avio_context_free(&io);
+  }
+};
+struct FormatContextDeleter {
+  void operator()(AVFormatContext *format) const { avformat_close_input(&format); }
+};
+struct CodecContextDeleter {
+  void operator()(AVCodecContext *codec) const { avcodec_free_context(&codec); }
+};
+struct PacketDeleter {
+  void operator()(AVPacket *packet) const { av_packet_free(&packet); }
+};
+struct FrameDeleter {
+  void operator()(AVFrame *frame) const { av_frame_free(&frame); }
+};
+
+using IoContextPtr = std::unique_ptr<AVIOContext, IoContextDeleter>;
+using FormatContextPtr = std::unique_ptr<AVFormatContext, FormatContextDeleter>;
+using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+
+const char *track_name(StreamKind kind) {
+  return kind == StreamKind::Video ? "video" : "audio";
+}
+
+bool is_valid(AVRational rate) {
+  return rate.num > 0 && rate.den > 0;
+}
+
+// Decoding state of one selected stream. A stream the clip does not have stays `drained`.
+struct StreamDecoder {
+  explicit StreamDecoder(StreamKind k) : kind(k) {}
+  StreamKind kind;
+  int index = -1;
+  AVStream *stream = nullptr;
+  CodecContextPtr codec;
+  int64_t start_pts = 0;  // stream time base; output timestamps count from here
+  int64_t fallback_duration_ns = 0;
+  bool drained = true;
+  bool flush_sent = false;
+  bool discont = true;
+  int consecutive_errors = 0;
+  int64_t packets_sent = 0;
+  int64_t frames_decoded = 0;
+  int64_t next_pts_ns = 0;  // for frames that come without a timestamp
+};
+
+}  // namespace
+
+DecodedFrame::DecodedFrame(DecodedFrame &&other) noexcept
+    : kind(other.kind),
+      frame(other.frame),
+      pts_ns(other.pts_ns),
+      duration_ns(other.duration_ns),
+      discont(other.discont) {
+  other.frame = nullptr;
+}
+
+DecodedFrame &DecodedFrame::operator=(DecodedFrame &&other) noexcept {
+  if (this != &other) {
+    av_frame_free(&frame);
+    kind = other.kind;
+    frame = other.frame;
+    pts_ns = other.pts_ns;
+    duration_ns = other.duration_ns;
+    discont = other.discont;
+    other.frame = nullptr;
+  }
+  return *this;
+}
+
+DecodedFrame::~DecodedFrame() {
+  av_frame_free(&frame);
+}
+
+struct ClipDecoder::Impl {
+  std::shared_ptr<GrowingFile> source;
+  uint64_t read_position = 0;
+  // Declaration order matters: the format context must close before its I/O context goes.
+  IoContextPtr io;
+  FormatContextPtr format;
+  StreamDecoder video{StreamKind::Video};
+  StreamDecoder audio{StreamKind::Audio};
+  PacketPtr packet{av_packet_alloc()};
+  FramePtr frame{av_frame_alloc()};
+  std::deque<DecodedFrame> ready;
+  bool demux_ended = false;
+  int64_t trim_before_ns = -1;  // accurate seek target; -1 when nothing is to be trimmed
+
+  static int read_callback(void *opaque, uint8_t *buffer, int size);
+  static int64_t seek_callback(void *opaque, int64_t offset, int whence);
+  static int interrupt_callback(void *opaque);
+
+  [[noreturn]] void throw_demux_error(const std::string &what, int code) const;
+  void open(int threads);
+  std::string describe_unrecognised_input() const;
+  void open_decoder(StreamDecoder &stream, int threads);
+  ClipInfo describe() const;
+  std::optional<DecodedFrame> next();
+  void decode_packet(StreamDecoder &stream);
+  void drain(StreamDecoder &stream);
+  void receive_frames(StreamDecoder &stream);
+  void note_decode_error(StreamDecoder &stream, int code);
+  void check_decoded_something(const StreamDecoder &stream) const;
+  void emit(StreamDecoder &stream);
+  bool trim_audio_front(int64_t *pts_ns, int64_t *duration_ns);
+  void seek(int64_t position_ns, bool accurate);
+};
+
+int ClipDecoder::Impl::read_callback(void *opaque, uint8_t *buffer, int size) {
+  auto *self = static_cast<Impl *>(opaque);
+  int64_t got = self->source->read_at(self->read_position, buffer, static_cast<size_t>(size));
+  if (got < 0) return self->source->cancelled() ? AVERROR_EXIT : AVERROR(EIO);
+  if (got == 0) return AVERROR_EOF;
+  self->read_position += static_cast<uint64_t>(got);
+  return static_cast<int>(got);
+}
+
+// Seeking past what is written is allowed: the next read waits for the bytes. That is how a
+// clip with its index (moov) at the end gets opened: the demuxer seeks there and waits.
+int64_t ClipDecoder::Impl::seek_callback(void *opaque, int64_t offset, int whence) {
+  auto *self = static_cast<Impl *>(opaque);
+  std::optional<uint64_t> size = self->source->known_size();
+  int64_t target = 0;
+  switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE:
+      // Unknown until the download ends; saying so lets the demuxer go on progressively.
+      return size ? static_cast<int64_t>(*size) : AVERROR(ENOSYS);
+    case SEEK_SET:
+      target = offset;
+      break;
+    case SEEK_CUR:
+      target = static_cast<int64_t>(self->read_position) + offset;
+      break;
+    case SEEK_END:
+      if (!size) return AVERROR(ENOSYS);
+      target = static_cast<int64_t>(*size) + offset;
+      break;
+    default:
+      return AVERROR(EINVAL);
+  }
+  if (target < 0) return AVERROR(EINVAL);
+  self->read_position = static_cast<uint64_t>(target);
+  return target;
+}
+
+int ClipDecoder::Impl::interrupt_callback(void *opaque) {
+  return static_cast<Impl *>(opaque)->source->cancelled() ? 1 : 0;
+}
+
+void ClipDecoder::Impl::throw_demux_error(const std::string &what, int code) const {
+  if (source->cancelled()) throw MediaError(false, "cancelled");
+  if (code == AVERROR(EIO) && !source->error().empty())
+    throw MediaError(false, "the download of the clip failed: " + source->error());
+  throw MediaError(false, what + " (" + av_error_text(code) + ")");
+}
+
+// Names what the bytes look like, for the common failure of a web page served as the video.
+std::string ClipDecoder::Impl::describe_unrecognised_input() const {
+  uint8_t head[256] = {};
+  int64_t got = source->read_at(0, head, sizeof(head));
+  if (got == 0) return "the clip is empty (0 bytes)";
+  int64_t i = 0;
+  while (i < got && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n' ||
+                     head[i] == 0xEF || head[i] == 0xBB || head[i] == 0xBF))
+    ++i;
+  if (i < got && (head[i] == '<' || head[i] == '{'))
+    return "the clip is a text or web page (HTML/JSON), not a video";
+  return "the clip is not a video format that can be read";
+}
+
+void ClipDecoder::Impl::open(int threads) {
+  if (!packet || !frame) throw std::bad_alloc();
+  auto *buffer = static_cast<uint8_t *>(av_malloc(kIoBufferSize));
+  if (!buffer) throw std::bad_alloc();
+  AVIOContext *raw_io =
+      avio_alloc_context(buffer, kIoBufferSize, 0, this, &read_callback, nullptr, &seek_callback);
+  if (!raw_io) {
+    av_free(buffer);
+    throw std::bad_alloc();
+  }
+  io.reset(raw_io);
+
+  const AVInputFormat *input_format = nullptr;
+  int ret = av_probe_input_buffer2(io.get(), &input_format, source->path().c_str(), nullptr, 0,
+                                   static_cast<unsigned>(kProbeBytes));
+  if (ret < 0) {
+    if (source->cancelled()) throw MediaError(false, "cancelled");
+    if (ret == AVERROR(EIO) && !source->error().empty()) throw_demux_error("", ret);
+    throw MediaError(false, describe_unrecognised_input() + " (" + av_error_text(ret) + ")");
+  }
+
+  AVFormatContext *raw_format = avformat_alloc_context();
+  if (!raw_format) throw std::bad_alloc();
+  raw_format->pb = io.get();
+  raw_format->flags |= AVFMT_FLAG_CUSTOM_IO;
+  raw_format->interrupt_callback.callback = &interrupt_callback;
+  raw_format->interrupt_callback.opaque = this;
+  raw_format->probesize = kProbeBytes;
+  raw_format->max_analyze_duration = kAnalyzeMicroseconds;
+  // avformat_open_input frees the context itself when it fails.
+  ret = avformat_open_input(&raw_format, source->path().c_str(), input_format, nullptr);
+  if (ret < 0) {
+    std::string container = input_format->long_name ? input_format->long_name : input_format->name;
+    throw_demux_error("the clip is damaged or incomplete: its " + container +
+                          " structure cannot be read (for MP4: the moov index is missing or cut)",
+                      ret);
+  }
+  format.reset(raw_format);
+
+  ret = avformat_find_stream_info(format.get(), nullptr);
+  if (ret < 0) throw_demux_error("the clip's tracks cannot be identified", ret);
+
+  video.index = av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  audio.index = av_find_best_stream(format.get(), AVMEDIA_TYPE_AUDIO, -1,
+                                    video.index >= 0 ? video.index : -1, nullptr, 0);
+  if (video.index < 0 && audio.index < 0)
+    throw MediaError(false, "the clip has neither a video nor an audio track");
+  for (unsigned i = 0; i < format->nb_streams; ++i) {
+    int index = static_cast<int>(i);
+    if (index != video.index && index != audio.index) format->streams[i]->discard = AVDISCARD_ALL;
+  }
+  if (video.index >= 0) open_decoder(video, threads);
+  if (audio.index >= 0) open_decoder(audio, threads);
+}
+
+void ClipDecoder::Impl::open_decoder(StreamDecoder &stream, int threads) {
+  stream.stream = format->streams[stream.index];
+  const AVCodecParameters *params = stream.stream->codecpar;
+  const std::string codec_name = avcodec_get_name(params->codec_id);
+  const AVCodec *codec = avcodec_find_decoder(params->codec_id);
+  if (!codec)
+    throw MediaError(true, std::string("the ") + track_name(stream.kind) + " track uses " +
+                               codec_name + ", for which no decoder is installed");
+  stream.codec.reset(avcodec_alloc_context3(codec));
+  if (!stream.codec) throw std::bad_alloc();
+  int ret = avcodec_parameters_to_context(stream.codec.get(), params);
+  if (ret >= 0) {
+    stream.codec->pkt_timebase = stream.stream->time_base;
+    stream.codec->thread_count = threads;
+    stream.codec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    ret = avcodec_open2(stream.codec.get(), codec, nullptr);
+  }
+  if (ret < 0)
+    throw MediaError(true, std::string("the ") + track_name(stream.kind) + " decoder (" +
+                               codec_name + ") cannot be opened (" + av_error_text(ret) + ")");
+  if (stream.stream->start_time != AV_NOPTS_VALUE) stream.start_pts = stream.stream->start_time;
+  if (stream.kind == StreamKind::Video) {
+    AVRational rate = stream.stream->avg_frame_rate;
+    if (!is_valid(rate)) rate = stream.stream->r_frame_rate;
+    if (is_valid(rate)) stream.fallback_duration_ns = av_rescale_q(1, av_inv_q(rate), kNanoseconds);
+  }
+  stream.drained = false;
+}
+
+ClipInfo ClipDecoder::Impl::describe() const {
+  ClipInfo info;
+  if (video.codec) {
+    const AVCodecParameters *params = video.stream->codecpar;
+    VideoStreamInfo v;
+    v.width = params->width;
+    v.height = params->height;
+    v.pixel_format = video.codec->pix_fmt != AV_PIX_FMT_NONE
+                         ? video.codec->pix_fmt
+                         : static_cast<AVPixelFormat>(params->format);
+    AVRational rate = video.stream->avg_frame_rate;
+    if (!is_valid(rate)) rate = video.stream->r_frame_rate;
+    if (is_valid(rate)) {
+      v.fps_num = rate.num;
+      v.fps_den = rate.den;
+    }
+    AVRational par =
+        av_guess_sample_aspect_ratio(format.get(), const_cast<AVStream *>(video.stream), nullptr);
+    if (is_valid(par)) {
+      av_reduce(&v.par_num, &v.par_den, par.num, par.den, 1 << 30);
+    }
+    v.color_range = params->color_range;
+    v.color_space = params->color_space;
+    v.color_primaries = params->color_primaries;
+    v.color_trc = params->color_trc;
+    v.codec_name = avcodec_get_name(params->codec_id);
+    info.video = v;
+  }
+  if (audio.codec) {
+    const AVCodecParameters *params = audio.stream->codecpar;
+    AudioStreamInfo a;
+    a.sample_rate = params->sample_rate;
+    a.channels = params->ch_layout.nb_channels;
+    if (params->ch_layout.order == AV_CHANNEL_ORDER_NATIVE)
+      a.channel_mask = params->ch_layout.u.mask;
+    a.sample_format = audio.codec->sample_fmt != AV_SAMPLE_FMT_NONE
+                          ? audio.codec->sample_fmt
+                          : static_cast<AVSampleFormat>(params->format);
+    a.codec_name = avcodec_get_name(params->codec_id);
+    info.audio = a;
+  }
+  // A duration guessed from the bit rate is not worth reporting as the clip's length.
+  if (format->duration != AV_NOPTS_VALUE &&
+      format->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
+    info.duration_ns = av_rescale_q(format->duration, AV_TIME_BASE_Q, kNanoseconds);
+  info.container = format->iformat->long_name ? format->iformat->long_name : format->iformat->name;
+  return info;
+}
+
+std::optional<DecodedFrame> ClipDecoder::Impl::next() {
+  while (ready.empty()) {
+    if (video.drained && audio.drained) return std::nullopt;
+    if (demux_ended) {
+      drain(video);
+      drain(audio);
+      continue;
+    }
+    int ret = av_read_frame(format.get(), packet.get());
+    if (ret == AVERROR_EOF) {
+      demux_ended = true;
+      continue;
+    }
+    if (ret < 0) throw_demux_error("reading the clip failed", ret);
+    if (packet->stream_index == video.index && !video.drained) {
+      decode_packet(video);
+    } else if (packet->stream_index == audio.index && !audio.drained) {
+      decode_packet(audio);
+    }
+    av_packet_unref(packet.get());
+  }
+  DecodedFrame out = std::move(ready.front());
+  ready.pop_front();
+  return out;
+}
+
+void ClipDecoder::Impl::decode_packet(StreamDecoder &stream) {
+  ++stream.packets_sent;
+  // Every send is followed by receiving all output, so the decoder never refuses input (EAGAIN).
+  int ret = avcodec_send_packet(stream.codec.get(), packet.get());
+  if (ret < 0) {
+    note_decode_error(stream, ret);
+    return;
+  }
+  receive_frames(stream);
+}
+
+void ClipDecoder::Impl::drain(StreamDecoder &stream) {
+  if (stream.drained) return;
+  if (!stream.flush_sent) {
+    stream.flush_sent = true;
+    avcodec_send_packet(stream.codec.get(), nullptr);
+  }
+  receive_frames(stream);
+}
+
+void ClipDecoder::Impl::receive_frames(StreamDecoder &stream) {
+  for (;;) {
+    int ret = avcodec_receive_frame(stream.codec.get(), frame.get());
+    if (ret == AVERROR(EAGAIN) && !stream.flush_sent) return;
+    if (ret == AVERROR_EOF || ret == AVERROR(EAGAIN)) {
+      stream.drained = true;
+      check_decoded_something(stream);
+      return;
+    }
+    if (ret < 0) {
+      note_decode_error(stream, ret);
+      continue;
+    }
+    if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT)) {
+      av_frame_unref(frame.get());
+      note_decode_error(stream, AVERROR_INVALIDDATA);
+      continue;
+    }
+    stream.consecutive_errors = 0;
+    ++stream.frames_decoded;
+    emit(stream);
+  }
+}
+
+void ClipDecoder::Impl::note_decode_error(StreamDecoder &stream, int code) {
+  if (++stream.consecutive_errors < kMaxConsecutiveDecodeErrors) return;
+  throw MediaError(true, std::string("the ") + track_name(stream.kind) +
+                             " track cannot be decoded: its data is damaged (" +
+                             av_error_text(code) + ")");
+}
+
+void ClipDecoder::Impl::check_decoded_something(const StreamDecoder &stream) const {
+  if (stream.packets_sent > 0 && stream.frames_decoded == 0)
+    throw MediaError(true, std::string("the ") + track_name(stream.kind) +
+                               " track cannot be decoded: not one of its " +
+                               std::to_string(stream.packets_sent) +
+                               " packets gave a picture or sound");
+}
+
+void ClipDecoder::Impl::emit(StreamDecoder &stream) {
+  int64_t pts_ns = stream.next_pts_ns;
+  if (frame->best_effort_timestamp != AV_NOPTS_VALUE)
+    pts_ns = av_rescale_q(frame->best_effort_timestamp - stream.start_pts, stream.stream->time_base,
+                          kNanoseconds);
+  int64_t duration_ns = stream.fallback_duration_ns;
+  if (stream.kind == StreamKind::Audio && frame->sample_rate > 0) {
+    duration_ns = av_rescale(frame->nb_samples, 1000000000, frame->sample_rate);
+  } else if (frame->pkt_duration > 0) {
+    duration_ns = av_rescale_q(frame->pkt_duration, stream.stream->time_base, kNanoseconds);
+  }
+  stream.next_pts_ns = pts_ns + duration_ns;
+
+  if (trim_before_ns >= 0 && pts_ns < trim_before_ns) {
+    // The frame on screen (or sounding) at the target is kept; only frames that end before it go.
+    if (pts_ns + duration_ns <= trim_before_ns) {
+      av_frame_unref(frame.get());
+      return;
+    }
+    if (stream.kind == StreamKind::Audio && !trim_audio_front(&pts_ns, &duration_ns)) {
+      av_frame_unref(frame.get());
+      return;
+    }
+  }
+
+  DecodedFrame out;
+  out.kind = stream.kind;
+  out.frame = av_frame_alloc();
+  if (!out.frame) throw std::bad_alloc();
+  av_frame_move_ref(out.frame, frame.get());
+  out.pts_ns = pts_ns;
+  out.duration_ns = duration_ns;
+  out.discont = stream.discont;
+  stream.discont = false;
+  ready.push_back(std::move(out));
+}
+
+// Cuts the samples before trim_before_ns from the front of `frame` by copying the rest into a
+// new frame (audio frames are small; moving data pointers would break planar layouts and the
+// buffer references downstream relies on). False when nothing remains.
+bool ClipDecoder::Impl::trim_audio_front(int64_t *pts_ns, int64_t *duration_ns) {
+  const int rate = frame->sample_rate;
+  const int64_t cut = av_rescale_rnd(trim_before_ns - *pts_ns, rate, 1000000000, AV_ROUND_NEAR_INF);
+  if (cut <= 0) return true;
+  if (cut >= frame->nb_samples) return false;
+  const int keep = frame->nb_samples - static_cast<int>(cut);
+  FramePtr trimmed(av_frame_alloc());
+  if (!trimmed) throw std::bad_alloc();
+  trimmed->format = frame->format;
+  trimmed->sample_rate = rate;
+  trimmed->nb_samples = keep;
+  if (av_channel_layout_copy(&trimmed->ch_layout, &frame->ch_layout) < 0 ||
+      av_frame_get_buffer(trimmed.get(), 0) < 0 ||
+      av_frame_copy_props(trimmed.get(), frame.get()) < 0)
+    throw std::bad_alloc();
+  av_samples_copy(trimmed->extended_data, frame->extended_data, 0, static_cast<int>(cut), keep,
+                  frame->ch_layout.nb_channels, static_cast<AVSampleFormat>(frame->format));
+  const int64_t cut_ticks = av_rescale_q(cut, AVRational{1, rate}, audio.stream->time_base);
+  if (trimmed->pts != AV_NOPTS_VALUE) trimmed->pts += cut_ticks;
+  if (trimmed->best_effort_timestamp != AV_NOPTS_VALUE) trimmed->best_effort_timestamp += cut_ticks;
+  *pts_ns += av_rescale(cut, 1000000000, rate);
+  *duration_ns = av_rescale(keep, 1000000000, rate);
+  av_frame_unref(frame.get());
+  av_frame_move_ref(frame.get(), trimmed.get());
+  return true;
+}
+
+void ClipDecoder::Impl::seek(int64_t position_ns, bool accurate) {
+  if (position_ns < 0) position_ns = 0;
+  StreamDecoder &reference = video.codec ? video : audio;
+  const int64_t timestamp =
+      reference.start_pts + av_rescale_q(position_ns, kNanoseconds, reference.stream->time_base);
+  // A read cancelled earlier leaves its error in the I/O context; a seek starts afresh.
+  io->error = 0;
+  io->eof_reached = 0;
+  int ret = av_seek_frame(format.get(), reference.index, timestamp, AVSEEK_FLAG_BACKWARD);
+  if (ret < 0) throw_demux_error("seeking in the clip failed", ret);
+  ready.clear();
+  av_packet_unref(packet.get());
+  demux_ended = false;
+  trim_before_ns = accurate ? position_ns : -1;
+  for (StreamDecoder *stream : {&video, &audio}) {
+    if (!stream->codec) continue;
+    avcodec_flush_buffers(stream->codec.get());
+    stream->drained = false;
+    stream->flush_sent = false;
+    stream->discont = true;
+    stream->consecutive_errors = 0;
+    stream->packets_sent = 0;
+    stream->frames_decoded = 0;
+    stream->next_pts_ns = position_ns;
+  }
+}
+
+ClipDecoder::ClipDecoder(std::shared_ptr<GrowingFile> source, int threads)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->source = std::move(source);
+  impl_->open(threads);
+  info_ = impl_->describe();
+}
+
+ClipDecoder::~ClipDecoder() = default;
+
+std::optional<DecodedFrame> ClipDecoder::next() {
+  return impl_->next();
+}
+
+void ClipDecoder::seek(int64_t position_ns, bool accurate) {
+  impl_->seek(position_ns, accurate);
+}
+
+bool ClipDecoder::cancelled() const {
+  return impl_->source->cancelled();
+}
+
+}  // namespace see2ai

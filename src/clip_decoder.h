@@ -22,28 +22,28 @@ struct VideoStreamInfo {
   int width = 0;
   int height = 0;
   AVPixelFormat pixel_format = AV_PIX_FMT_NONE;
-  int fps_num = 0, fps_den = 1;        // frame rate
-  int par_num = 1, par_den = 1;        // pixel aspect ratio
-  int color_range = 0;                 // AVColorRange
-  int color_space = 2;                 // AVColorSpace
-  int color_primaries = 2;             // AVColorPrimaries
-  int color_trc = 2;                   // AVColorTransferCharacteristic
-  std::string codec_name;              // e.g. "h264"
+  int fps_num = 0, fps_den = 1;  // frame rate
+  int par_num = 1, par_den = 1;  // pixel aspect ratio
+  int color_range = 0;           // AVColorRange
+  int color_space = 2;           // AVColorSpace
+  int color_primaries = 2;       // AVColorPrimaries
+  int color_trc = 2;             // AVColorTransferCharacteristic
+  std::string codec_name;        // e.g. "h264"
 };
 
 struct AudioStreamInfo {
   int sample_rate = 0;
   int channels = 0;
-  uint64_t channel_mask = 0;           // AV_CH_* bits, 0 when unknown
+  uint64_t channel_mask = 0;  // AV_CH_* bits, 0 when unknown
   AVSampleFormat sample_format = AV_SAMPLE_FMT_NONE;
-  std::string codec_name;              // e.g. "aac"
+  std::string codec_name;  // e.g. "aac"
 };
 
 struct ClipInfo {
   std::optional<VideoStreamInfo> video;
   std::optional<AudioStreamInfo> audio;
-  int64_t duration_ns = -1;            // -1 when unknown
-  std::string container;               // e.g. "ISO MP4/M4A"
+  int64_t duration_ns = -1;  // -1 when unknown
+  std::string container;     // e.g. "ISO MP4/M4A"
 };
 
 enum class StreamKind { Video, Audio };
@@ -54,7 +54,7 @@ struct DecodedFrame {
   AVFrame *frame = nullptr;
   int64_t pts_ns = 0;
   int64_t duration_ns = 0;
-  bool discont = false;                // first frame after open or seek
+  bool discont = false;  // first frame after open or seek
   DecodedFrame() = default;
   DecodedFrame(const DecodedFrame &) = delete;
   DecodedFrame &operator=(const DecodedFrame &) = delete;
@@ -65,7 +65,8 @@ struct DecodedFrame {
 
 // Thrown for bad media. `decode` false: a demux problem (container), true: a codec problem.
 struct MediaError : std::runtime_error {
-  MediaError(bool decode, const std::string &message) : std::runtime_error(message), decode(decode) {}
+  MediaError(bool decode, const std::string &message)
+      : std::runtime_error(message), decode(decode) {}
   bool decode;
 };
 

@@ -4,7 +4,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,7 +12,8 @@ namespace see2ai {
 
 class GrowingFile {
  public:
-  // Opens `path` for reading. A file that is already whole: call finish() right away.
+  // Opens `path` for reading. A file that is already whole: call finish() right away. The file
+  // need not exist yet: it is opened on the first read that finds bytes announced by advance().
   explicit GrowingFile(std::string path);
   ~GrowingFile();
   GrowingFile(const GrowingFile &) = delete;
@@ -27,8 +27,9 @@ class GrowingFile {
   void finish();                          // the file is complete
   void fail(const std::string &reason);   // the download failed for good
 
-  // Reader side: reads up to `size` bytes at `offset`. Waits while those bytes are not there yet.
-  // Returns bytes read; 0 at the end of a finished file; -1 on cancel or failure (see error()).
+  // Reader side: reads up to `size` bytes at `offset`. Waits until all of them are there, or the
+  // file is finished (then a short read, 0 at the end). Returns bytes read; -1 on cancel or
+  // failure (see error()), even when the bytes are already there.
   int64_t read_at(uint64_t offset, uint8_t *buffer, size_t size);
   // The total size once known (Content-Length or finished), else nothing. Does not wait.
   std::optional<uint64_t> known_size() const;
@@ -38,11 +39,12 @@ class GrowingFile {
 
   void cancel();  // wakes every waiting reader; they return -1
   void reset_cancel();
-  std::string error() const;
+  bool cancelled() const;
+  std::string error() const;  // the failure reason, "cancelled", or empty
 
  private:
   std::string path_;
-  FILE *file_ = nullptr;
+  int fd_ = -1;  // opened lazily, closed only by the destructor, so reads can run unlocked
   mutable std::mutex mutex_;
   std::condition_variable cond_;
   uint64_t available_ = 0;
