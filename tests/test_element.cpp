@@ -1,1 +1,201 @@
+// see2aivideosrc end to end: real pipelines against the real dev server on a loopback port.
+#include <gst/gst.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "devserver_process.h"
+#include "pipeline_run.h"
+
+using see2ai::test::DevServerArgs;
+using see2ai::test::DevServerProcess;
+using see2ai::test::PipelineRun;
+
+namespace {
+
+constexpr const char *kKey = "test-key-0123456789";
+
+int count_submits(DevServerProcess &server) {
+  int posts = 0;
+  for (const auto &line : server.request_log())
+    if (line.find("\"method\":\"POST\"") != std::string::npos &&
+        line.find("/api/v1/actions/") != std::string::npos)
+      ++posts;
+  return posts;
+}
+
+class ElementTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    gst_init(nullptr, nullptr);
+    server_ = new DevServerProcess(DevServerArgs{});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static std::string source(const std::string &extra) {
+    return "see2aivideosrc api-url=" + server_->url() + " api-key=" + kKey +
+           " cache-mode=off poll-interval=100 " + extra;
+  }
+  static DevServerProcess *server_;
+};
+DevServerProcess *ElementTest::server_ = nullptr;
+
+TEST_F(ElementTest, GstInspectDescribesTheElement) {
+  gchar *out = nullptr;
+  gint status = -1;
+  const gchar *argv[] = {"gst-inspect-1.0", "see2aivideosrc", nullptr};
+  ASSERT_TRUE(g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH,
+                           nullptr, nullptr, &out, nullptr, &status, nullptr));
+  std::string text = out ? out : "";
+  g_free(out);
+  EXPECT_TRUE(g_spawn_check_wait_status(status, nullptr));
+  EXPECT_NE(text.find("Source/Video/Audio"), std::string::npos);
+  for (const char *property : {"api-url", "api-key", "prompt", "duration", "resolution",
+                               "aspect-ratio", "sync", "task-id", "cache-mode"})
+    EXPECT_NE(text.find(std::string("  ") + property), std::string::npos) << property;
+  EXPECT_NE(text.find("SOMETIMES"), std::string::npos);
+}
+
+TEST_F(ElementTest, GeneratesFramesWithMatchingCapsAndTimestamps) {
+  PipelineRun run(source("prompt=\"a red fox\" duration=4 resolution=480p aspect-ratio=16:9 "
+                         "generate-audio=false ! appsink name=sink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_TRUE(run.bus.eos);
+  const auto &sink = run.sink("sink");
+  EXPECT_NEAR(static_cast<double>(sink.pts.size()), 4 * 24, 1);
+  EXPECT_EQ(sink.width, 854);
+  EXPECT_EQ(sink.height, 480);
+  ASSERT_FALSE(sink.pts.empty());
+  EXPECT_EQ(sink.pts.front(), 0u);
+  EXPECT_TRUE(std::is_sorted(sink.pts.begin(), sink.pts.end()));
+  EXPECT_EQ(std::adjacent_find(sink.pts.begin(), sink.pts.end()), sink.pts.end());
+  for (auto duration : sink.durations) EXPECT_NEAR(static_cast<double>(duration), 1e9 / 24, 1e6);
+  EXPECT_TRUE(sink.discont.front());
+}
+
+TEST_F(ElementTest, VerticalAspectRatioGivesPortraitCaps) {
+  PipelineRun run(source("prompt=\"a tall tower\" duration=4 resolution=480p aspect-ratio=9:16 "
+                         "generate-audio=false ! appsink name=sink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_EQ(run.sink("sink").width, 480);
+  EXPECT_EQ(run.sink("sink").height, 854);
+}
+
+TEST_F(ElementTest, VideoAndAudioPadsBothFlowAndAgree) {
+  PipelineRun run(source("prompt=\"waves on a beach\" duration=4 resolution=480p name=s "
+                         "s.video ! appsink name=vsink s.audio ! appsink name=asink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_TRUE(run.bus.eos);
+  const auto &video = run.sink("vsink");
+  const auto &audio = run.sink("asink");
+  ASSERT_FALSE(video.pts.empty());
+  ASSERT_FALSE(audio.pts.empty());
+  EXPECT_NE(audio.caps.find("audio/x-raw"), std::string::npos);
+  GstClockTime video_end = video.pts.back() + video.durations.back();
+  GstClockTime audio_end = audio.pts.back() + audio.durations.back();
+  EXPECT_NEAR(static_cast<double>(video_end), static_cast<double>(audio_end), 1e9 / 24);
+}
+
+TEST_F(ElementTest, ProgressAndResultMessagesArePosted) {
+  PipelineRun run(source("prompt=\"a lighthouse\" duration=4 resolution=480p "
+                         "generate-audio=false ! appsink name=sink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_FALSE(run.bus.progress.empty());
+  EXPECT_EQ(run.bus.progress.front().rfind("start:", 0), 0u);
+  EXPECT_TRUE(std::any_of(run.bus.progress.begin(), run.bus.progress.end(),
+                          [](const std::string &p) { return p.rfind("complete:", 0) == 0; }));
+  const GstStructure *result = nullptr;
+  for (auto *s : run.bus.element_messages)
+    if (gst_structure_has_name(s, "see2ai-result")) result = s;
+  ASSERT_NE(result, nullptr);
+  gint64 tokens = 0;
+  EXPECT_TRUE(gst_structure_get_int64(result, "total-tokens", &tokens));
+  EXPECT_GT(tokens, 0);
+  EXPECT_STREQ(gst_structure_get_string(result, "state"), "succeeded");
+}
+
+TEST_F(ElementTest, UnknownKeyPostsOneErrorAndNoBuffer_n) {
+  PipelineRun run("see2aivideosrc api-url=" + server_->url() +
+                  " api-key=wrong-key cache-mode=off prompt=x duration=4 ! appsink name=sink");
+  run.play_to_end();
+  EXPECT_EQ(run.bus.errors, 1);
+  EXPECT_EQ(run.bus.error_domain, GST_RESOURCE_ERROR);
+  EXPECT_EQ(run.bus.error_code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  ASSERT_NE(run.bus.error_details, nullptr);
+  guint status = 0;
+  EXPECT_TRUE(gst_structure_get_uint(run.bus.error_details, "http-status-code", &status));
+  EXPECT_EQ(status, 401u);
+  EXPECT_TRUE(run.sink("sink").pts.empty());
+  EXPECT_EQ(run.bus.error_text.find("wrong-key"), std::string::npos);
+}
+
+TEST_F(ElementTest, InvalidDurationFailsBeforeAnythingIsSubmitted_n) {
+  int before = count_submits(*server_);
+  PipelineRun run(source("prompt=x duration=3 ! appsink name=sink"));
+  run.play_to_end(10);
+  EXPECT_EQ(run.bus.errors, 1);
+  EXPECT_EQ(run.bus.error_domain, GST_RESOURCE_ERROR);
+  EXPECT_EQ(run.bus.error_code, GST_RESOURCE_ERROR_SETTINGS);
+  EXPECT_NE(run.bus.error_text.find("\"duration\""), std::string::npos) << run.bus.error_text;
+  EXPECT_EQ(count_submits(*server_), before);
+}
+
+TEST_F(ElementTest, NothingToGenerateFromIsRefused_n) {
+  PipelineRun run(source("duration=4 ! appsink name=sink"));
+  run.play_to_end(10);
+  EXPECT_EQ(run.bus.errors, 1);
+  EXPECT_EQ(run.bus.error_code, GST_RESOURCE_ERROR_SETTINGS);
+}
+
+TEST_F(ElementTest, MissingApiKeyIsRefused_n) {
+  PipelineRun run("see2aivideosrc api-url=" + server_->url() +
+                  " cache-mode=off prompt=x ! appsink name=sink");
+  run.play_to_end(10);
+  EXPECT_EQ(run.bus.errors, 1);
+  EXPECT_EQ(run.bus.error_code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  EXPECT_NE(run.bus.error_text.find("api-key"), std::string::npos);
+}
+
+TEST(ElementLifetime, NullWhileGeneratingReturnsWithinASecond) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 60000;
+  DevServerProcess slow(args);
+  GError *error = nullptr;
+  GstElement *pipeline = gst_parse_launch(
+      ("see2aivideosrc api-url=" + slow.url() + " api-key=" + kKey +
+       " cache-mode=off poll-interval=100 prompt=slow duration=4 ! fakesink")
+          .c_str(),
+      &error);
+  ASSERT_EQ(error, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  // Wait until the task is known to be in progress on the server.
+  bool in_progress = false;
+  while (!in_progress) {
+    GstMessage *msg = gst_bus_timed_pop_filtered(
+        bus, 20 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+    ASSERT_NE(msg, nullptr);
+    ASSERT_NE(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
+    const GstStructure *s = gst_message_get_structure(msg);
+    in_progress = s && gst_structure_has_name(s, "see2ai-task");
+    gst_message_unref(msg);
+  }
+  gint64 start = g_get_monotonic_time();
+  EXPECT_EQ(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  EXPECT_LT(g_get_monotonic_time() - start, G_USEC_PER_SEC);
+  EXPECT_EQ(gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR), nullptr);
+  gst_object_unref(bus);
+  gst_object_unref(pipeline);
+}
+
+}  // namespace

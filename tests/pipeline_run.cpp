@@ -1,0 +1,157 @@
+#include "pipeline_run.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+
+#include <stdexcept>
+
+namespace see2ai::test {
+
+BusRecord::~BusRecord() {
+  if (error_details) gst_structure_free(error_details);
+  for (auto *s : element_messages) gst_structure_free(s);
+}
+
+struct SinkContext {
+  PipelineRun *run;
+  std::string name;
+};
+
+PipelineRun::PipelineRun(const std::string &description) {
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(description.c_str(), &error);
+  if (!pipeline_ || error) {
+    std::string message = error ? error->message : "unknown";
+    g_clear_error(&error);
+    throw std::runtime_error("cannot parse pipeline: " + message);
+  }
+  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipeline_));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElement *element = GST_ELEMENT(g_value_get_object(&item));
+    if (GST_IS_APP_SINK(element)) {
+      gchar *name = gst_element_get_name(element);
+      sinks_.emplace_back(name, SinkRecord{});
+      auto *context = new SinkContext{this, name};
+      g_free(name);
+      g_object_set(element, "emit-signals", TRUE, "sync", FALSE, nullptr);
+      g_signal_connect_data(element, "new-sample", G_CALLBACK(on_sample), context,
+                            [](gpointer data, GClosure *) { delete static_cast<SinkContext *>(data); },
+                            static_cast<GConnectFlags>(0));
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+}
+
+PipelineRun::~PipelineRun() {
+  if (pipeline_) {
+    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    gst_object_unref(pipeline_);
+  }
+}
+
+GstElement *PipelineRun::by_name(const char *name) const {
+  return gst_bin_get_by_name(GST_BIN(pipeline_), name);
+}
+
+GstFlowReturn PipelineRun::on_sample(GstElement *appsink, gpointer user_data) {
+  auto *context = static_cast<SinkContext *>(user_data);
+  GstSample *sample = gst_app_sink_pull_sample(GST_APP_SINK(appsink));
+  if (!sample) return GST_FLOW_OK;
+  GstBuffer *buffer = gst_sample_get_buffer(sample);
+  std::lock_guard<std::mutex> guard(context->run->mutex_);
+  for (auto &[name, record] : context->run->sinks_) {
+    if (name != context->name) continue;
+    if (record.caps.empty()) {
+      GstCaps *caps = gst_sample_get_caps(sample);
+      gchar *text = gst_caps_to_string(caps);
+      record.caps = text;
+      g_free(text);
+      GstStructure *s = gst_caps_get_structure(caps, 0);
+      gst_structure_get_int(s, "width", &record.width);
+      gst_structure_get_int(s, "height", &record.height);
+    }
+    record.pts.push_back(GST_BUFFER_PTS(buffer));
+    record.durations.push_back(GST_BUFFER_DURATION(buffer));
+    record.discont.push_back(GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT));
+    record.bytes += gst_buffer_get_size(buffer);
+  }
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+const SinkRecord &PipelineRun::sink(const std::string &name) const {
+  for (auto &[n, record] : sinks_)
+    if (n == name) return record;
+  throw std::runtime_error("no appsink named " + name);
+}
+
+void PipelineRun::play_to_end(double timeout_s) {
+  GstBus *bus_ = gst_element_get_bus(pipeline_);
+  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The error that made the change fail is on the bus: collect it below.
+  }
+  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
+  while (true) {
+    gint64 left = deadline - g_get_monotonic_time();
+    if (left <= 0) {
+      bus.timed_out = true;
+      break;
+    }
+    GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
+    if (!msg) continue;
+    bool done = false;
+    switch (GST_MESSAGE_TYPE(msg)) {
+      case GST_MESSAGE_EOS:
+        bus.eos = true;
+        done = true;
+        break;
+      case GST_MESSAGE_ERROR: {
+        GError *error = nullptr;
+        gst_message_parse_error(msg, &error, nullptr);
+        if (bus.errors++ == 0) {
+          bus.error_domain = error->domain;
+          bus.error_code = error->code;
+          bus.error_text = error->message;
+          const GstStructure *details = nullptr;
+          gst_message_parse_error_details(msg, &details);
+          if (details) bus.error_details = gst_structure_copy(details);
+        }
+        g_error_free(error);
+        done = true;
+        break;
+      }
+      case GST_MESSAGE_WARNING:
+        bus.warnings++;
+        break;
+      case GST_MESSAGE_PROGRESS: {
+        GstProgressType type;
+        gchar *code = nullptr, *text = nullptr;
+        gst_message_parse_progress(msg, &type, &code, &text);
+        static const char *names[] = {"start", "continue", "complete", "canceled", "error"};
+        bus.progress.push_back(std::string(names[type]) + ":" + (text ? text : ""));
+        g_free(code);
+        g_free(text);
+        break;
+      }
+      case GST_MESSAGE_ELEMENT:
+        if (gst_message_get_structure(msg))
+          bus.element_messages.push_back(gst_structure_copy(gst_message_get_structure(msg)));
+        break;
+      default:
+        break;
+    }
+    gst_message_unref(msg);
+    if (done) break;
+  }
+  // Errors raised right after the first one would be a double report: drain and count them.
+  while (GstMessage *msg = gst_bus_pop_filtered(bus_, GST_MESSAGE_ERROR)) {
+    bus.errors++;
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus_);
+}
+
+}  // namespace see2ai::test

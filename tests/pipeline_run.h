@@ -1,0 +1,56 @@
+// PipelineRun: parses a gst-launch description, plays it and records what tests look at: buffers
+// reaching appsinks named sink*, and every bus message, until EOS, an error or a deadline.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace see2ai::test {
+
+struct SinkRecord {
+  std::string caps;                       // caps of the first sample
+  int width = 0, height = 0;
+  std::vector<GstClockTime> pts;
+  std::vector<GstClockTime> durations;
+  std::vector<bool> discont;
+  uint64_t bytes = 0;
+};
+
+struct BusRecord {
+  int errors = 0;
+  int warnings = 0;
+  bool eos = false;
+  bool timed_out = false;
+  GQuark error_domain = 0;
+  int error_code = 0;
+  std::string error_text;
+  GstStructure *error_details = nullptr;  // owned copy, may be null
+  std::vector<std::string> progress;      // "type:text"
+  std::vector<GstStructure *> element_messages;  // owned copies
+  ~BusRecord();
+};
+
+class PipelineRun {
+ public:
+  explicit PipelineRun(const std::string &description);
+  ~PipelineRun();
+  GstElement *pipeline() const { return pipeline_; }
+  GstElement *by_name(const char *name) const;  // caller unrefs
+
+  // Plays and waits for EOS or the first error (or `timeout_s`).
+  void play_to_end(double timeout_s = 120);
+  const SinkRecord &sink(const std::string &name) const;
+  BusRecord bus;
+
+ private:
+  GstElement *pipeline_ = nullptr;
+  mutable std::mutex mutex_;
+  std::vector<std::pair<std::string, SinkRecord>> sinks_;
+  static GstFlowReturn on_sample(GstElement *appsink, gpointer user_data);
+};
+
+}  // namespace see2ai::test
