@@ -1,0 +1,132 @@
+#include "clip_cache.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <stdexcept>
+
+namespace see2ai {
+namespace {
+
+void write_atomically(const std::string &path, const std::string &contents) {
+  GError *error = nullptr;
+  if (!g_file_set_contents_full(path.c_str(), contents.data(), static_cast<gssize>(contents.size()),
+                                G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error)) {
+    std::string message = error->message;
+    g_error_free(error);
+    throw std::runtime_error("cannot write " + path + ": " + message);
+  }
+}
+
+std::optional<std::string> read_file(const std::string &path) {
+  gchar *contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return std::nullopt;
+  std::string text(contents, length);
+  g_free(contents);
+  return text;
+}
+
+}  // namespace
+
+ClipCache::ClipCache(std::string dir, std::string key)
+    : dir_(std::move(dir)), key_(std::move(key)) {}
+
+void ClipCache::prepare() const {
+  for (const char *sub : {"clips", "journal"}) {
+    std::string path = dir_ + "/" + sub;
+    if (g_mkdir_with_parents(path.c_str(), 0700) != 0)
+      throw std::runtime_error("cannot create the cache directory " + path);
+  }
+}
+
+std::string ClipCache::clip_path(size_t index) const {
+  return dir_ + "/clips/" + key_ + "-" + std::to_string(index) + ".mp4";
+}
+
+std::string ClipCache::entry_path() const {
+  return dir_ + "/clips/" + key_ + ".json";
+}
+
+std::string ClipCache::journal_path() const {
+  return dir_ + "/journal/" + key_ + ".json";
+}
+
+std::optional<TaskOutput> ClipCache::lookup(std::string *problem) const {
+  std::optional<std::string> text = read_file(entry_path());
+  if (!text) return std::nullopt;
+  TaskOutput output;
+  try {
+    output = parse_task_output(*text);
+  } catch (const std::exception &e) {
+    *problem = "ignoring a damaged cache entry " + entry_path() + ": " + e.what();
+    return std::nullopt;
+  }
+  if (output.result_urls.empty()) {
+    *problem = "ignoring a cache entry without clips: " + entry_path();
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < output.result_urls.size(); ++i) {
+    GStatBuf st;
+    if (g_stat(clip_path(i).c_str(), &st) != 0 || st.st_size <= 0) {
+      *problem = "ignoring a cache entry whose clip is missing: " + clip_path(i);
+      return std::nullopt;
+    }
+  }
+  return output;
+}
+
+void ClipCache::store(const TaskOutput &output) const {
+  write_atomically(entry_path(), to_json(output));
+}
+
+void ClipCache::forget() const {
+  g_remove(entry_path().c_str());
+}
+
+std::optional<std::string> ClipCache::journal_task(std::string *problem) const {
+  std::optional<std::string> text = read_file(journal_path());
+  if (!text) return std::nullopt;
+  JsonParser *parser = json_parser_new();
+  std::string task_id;
+  if (json_parser_load_from_data(parser, text->data(), static_cast<gssize>(text->size()),
+                                 nullptr)) {
+    JsonNode *root = json_parser_get_root(parser);
+    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+      JsonNode *member = json_object_get_member(json_node_get_object(root), "task_id");
+      if (member && JSON_NODE_HOLDS_VALUE(member) &&
+          json_node_get_value_type(member) == G_TYPE_STRING)
+        task_id = json_node_get_string(member);
+    }
+  }
+  g_object_unref(parser);
+  if (task_id.empty()) {
+    *problem = "ignoring a damaged journal entry " + journal_path();
+    remove_journal();
+    return std::nullopt;
+  }
+  return task_id;
+}
+
+void ClipCache::write_journal(const std::string &task_id) const {
+  JsonBuilder *builder = json_builder_new();
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, "task_id");
+  json_builder_add_string_value(builder, task_id.c_str());
+  json_builder_set_member_name(builder, "written_at_us");
+  json_builder_add_int_value(builder, g_get_real_time());
+  json_builder_end_object(builder);
+  JsonNode *root = json_builder_get_root(builder);
+  gchar *text = json_to_string(root, FALSE);
+  std::string contents = text;
+  g_free(text);
+  json_node_unref(root);
+  g_object_unref(builder);
+  write_atomically(journal_path(), contents);
+}
+
+void ClipCache::remove_journal() const {
+  g_remove(journal_path().c_str());
+}
+
+}  // namespace see2ai

@@ -1,0 +1,44 @@
+// ClipCache: finished clips on disk by request key, and the journal of tasks being waited on, so a
+// request is paid for once. Layout: <dir>/clips/<key>-<i>.mp4, <dir>/clips/<key>.json (the task's
+// output, written last: it marks the entry complete), <dir>/journal/<key>.json ({"task_id": ...}).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "task_output.h"
+
+namespace see2ai {
+
+class ClipCache {
+ public:
+  ClipCache(std::string dir, std::string key);
+
+  // Creates clips/ and journal/. Throws std::runtime_error.
+  void prepare() const;
+
+  std::string clip_path(size_t index) const;
+
+  // The output of a finished clip whose files are all present. Nothing on a miss; a damaged entry
+  // is a miss too, described in *problem.
+  std::optional<TaskOutput> lookup(std::string *problem) const;
+  // Marks the clips written at clip_path(0..n-1) as a finished entry. Throws std::runtime_error.
+  void store(const TaskOutput &output) const;
+  // Drops the entry so a new generation can replace it.
+  void forget() const;
+
+  // The task a previous run was waiting on. A damaged entry is removed and described in *problem.
+  std::optional<std::string> journal_task(std::string *problem) const;
+  // Written atomically (temp file + rename). Throws std::runtime_error.
+  void write_journal(const std::string &task_id) const;
+  void remove_journal() const;
+
+ private:
+  std::string entry_path() const;
+  std::string journal_path() const;
+
+  std::string dir_;
+  std::string key_;
+};
+
+}  // namespace see2ai

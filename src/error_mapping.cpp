@@ -1,0 +1,41 @@
+#include "error_mapping.h"
+
+namespace see2ai {
+
+ErrorKind kind_for_status(int status) {
+  switch (status) {
+    case 400:
+      return ErrorKind::Settings;
+    case 401:
+    case 402:
+      return ErrorKind::NotAuthorized;
+    case 429:
+      return ErrorKind::Busy;
+    default:
+      return ErrorKind::Failed;
+  }
+}
+
+ErrorKind kind_for_transport(TransportFailure failure) {
+  switch (failure) {
+    case TransportFailure::NotConnected:
+    case TransportFailure::TlsRejected:
+    case TransportFailure::RedirectRefused:
+      return ErrorKind::OpenRead;
+    case TransportFailure::Stopped:
+      return ErrorKind::Cancelled;
+    case TransportFailure::Interrupted:
+      break;
+  }
+  return ErrorKind::Read;
+}
+
+bool is_retryable_status(int status) {
+  return status == 429 || (status >= 500 && status <= 599);
+}
+
+bool is_retryable_transport(TransportFailure failure) {
+  return failure == TransportFailure::NotConnected || failure == TransportFailure::Interrupted;
+}
+
+}  // namespace see2ai

@@ -1,0 +1,72 @@
+#include "run_control.h"
+
+namespace see2ai {
+
+RunControl::RunControl() : cancellable_(g_cancellable_new()) {}
+
+RunControl::~RunControl() {
+  stop();
+  g_object_unref(cancellable_);
+}
+
+void RunControl::start(Clock::time_point deadline) {
+  stop();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (deadline_passed_) {
+    // The previous run's deadline cancelled the old GCancellable; it cannot be un-cancelled.
+    g_object_unref(cancellable_);
+    cancellable_ = g_cancellable_new();
+    deadline_passed_ = false;
+  }
+  if (cancelled_) g_cancellable_cancel(cancellable_);
+  deadline_ = deadline;
+  running_ = true;
+  watchdog_ = std::thread(&RunControl::watch, this);
+}
+
+void RunControl::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_ = false;
+  }
+  wake_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+void RunControl::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+    g_cancellable_cancel(cancellable_);
+  }
+  wake_.notify_all();
+}
+
+StopReason RunControl::stop_reason() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (cancelled_) return StopReason::Cancelled;
+  if (deadline_passed_) return StopReason::DeadlinePassed;
+  return StopReason::None;
+}
+
+StopReason RunControl::sleep_for(std::chrono::milliseconds duration) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  Clock::time_point until = Clock::now() + duration;
+  wake_.wait_until(lock, std::min(until, deadline_),
+                   [&] { return cancelled_ || deadline_passed_ || Clock::now() >= until; });
+  if (cancelled_) return StopReason::Cancelled;
+  if (deadline_passed_ || Clock::now() >= deadline_) return StopReason::DeadlinePassed;
+  return StopReason::None;
+}
+
+void RunControl::watch() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!wake_.wait_until(lock, deadline_, [&] { return !running_ || cancelled_; })) {
+    deadline_passed_ = true;
+    g_cancellable_cancel(cancellable_);
+    lock.unlock();
+    wake_.notify_all();
+  }
+}
+
+}  // namespace see2ai
