@@ -48,14 +48,23 @@ bool present(const std::optional<std::string> &value) {
   return value && !value->empty();
 }
 
+bool has_space_or_control(const std::string &text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return true;
+  }
+  return false;
+}
+
+// GUri accepts raw spaces in host and path; the service does not, so they are refused up front.
 bool is_http_url(const std::string &url) {
+  if (has_space_or_control(url)) return false;
   GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
   if (!uri) return false;
   const char *scheme = g_uri_get_scheme(uri);
   const char *host = g_uri_get_host(uri);
   bool ok = scheme &&
             (g_ascii_strcasecmp(scheme, "http") == 0 || g_ascii_strcasecmp(scheme, "https") == 0) &&
-            host && *host;
+            host && *host && !has_space_or_control(host);
   g_uri_unref(uri);
   return ok;
 }
