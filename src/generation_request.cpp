@@ -36,11 +36,17 @@ std::string trimmed(const std::string &text) {
 }
 
 // Quoted, capped at a UTF-8 character boundary, for "(got ...)" parts of messages.
-std::string echo(const std::string &value) {
+std::string echo(const std::string &raw) {
+  g_autofree char *valid = g_utf8_make_valid(raw.data(), static_cast<gssize>(raw.size()));
+  std::string value = valid;
   if (value.size() <= kMaxEchoBytes) return "\"" + value + "\"";
   size_t cut = kMaxEchoBytes;
   while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
   return "\"" + value.substr(0, cut) + "...\"";
+}
+
+bool is_utf8(const std::string &text) {
+  return g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr);
 }
 
 // Empty optional strings are left out of the wire body, so they count as absent everywhere.
@@ -57,7 +63,7 @@ bool has_space_or_control(const std::string &text) {
 
 // GUri accepts raw spaces in host and path; the service does not, so they are refused up front.
 bool is_http_url(const std::string &url) {
-  if (has_space_or_control(url)) return false;
+  if (!is_utf8(url) || has_space_or_control(url)) return false;
   GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
   if (!uri) return false;
   const char *scheme = g_uri_get_scheme(uri);
@@ -134,10 +140,13 @@ struct JsonFieldReader {
     if (!value.empty()) out = std::move(value);
   }
 
-  void read_string(const char *name, std::string &out) {
-    std::optional<std::string> value;
-    read_string(name, value);
-    if (value) out = *value;
+  // Enum-valued strings keep an empty value so that it is reported as an unknown value.
+  void read_enum_string(const char *name, std::string &out) {
+    JsonNode *node = member(name);
+    if (!node) return;
+    if (json_node_get_value_type(node) != G_TYPE_STRING)
+      return fail(name, "must be a string or null");
+    out = json_node_get_string(node);
   }
 
   void read_string_list(const char *name, std::vector<std::string> &out) {
@@ -225,18 +234,25 @@ struct JsonFieldReader {
   }
 };
 
+// validate() refuses invalid UTF-8; this keeps the body parseable JSON even for a request that
+// was not validated.
+void add_string_value(JsonBuilder *builder, const std::string &value) {
+  g_autofree char *valid = g_utf8_make_valid(value.data(), static_cast<gssize>(value.size()));
+  json_builder_add_string_value(builder, valid);
+}
+
 void add_optional_string(JsonBuilder *builder, const char *name,
                          const std::optional<std::string> &value) {
   if (!present(value)) return;
   json_builder_set_member_name(builder, name);
-  json_builder_add_string_value(builder, value->c_str());
+  add_string_value(builder, *value);
 }
 
 void add_string_list(JsonBuilder *builder, const char *name, const std::vector<std::string> &list) {
   if (list.empty()) return;
   json_builder_set_member_name(builder, name);
   json_builder_begin_array(builder);
-  for (const std::string &entry : list) json_builder_add_string_value(builder, entry.c_str());
+  for (const std::string &entry : list) add_string_value(builder, entry);
   json_builder_end_array(builder);
 }
 
@@ -247,7 +263,7 @@ void add_bool(JsonBuilder *builder, const char *name, bool value) {
 
 void add_string(JsonBuilder *builder, const char *name, const std::string &value) {
   json_builder_set_member_name(builder, name);
-  json_builder_add_string_value(builder, value.c_str());
+  add_string_value(builder, value);
 }
 
 // Length-prefixed so that no two different requests can produce the same canonical text.
@@ -288,6 +304,8 @@ std::optional<Model> model_from_id(const std::string &id) {
 }
 
 std::optional<FieldError> validate(const GenerationRequest &request) {
+  if (request.prompt && !is_utf8(*request.prompt))
+    return FieldError{"prompt", "prompt: must be valid UTF-8"};
   if (auto error = check_duration(request.duration)) return error;
   if (auto error = check_resolution(request.resolution)) return error;
   if (auto error = check_aspect_ratio(request.aspect_ratio)) return error;
@@ -394,8 +412,8 @@ ParsedRequest parse_request_json(const std::string &body) {
   reader.read_string("first_frame_url", request.first_frame_url);
   reader.read_string("last_frame_url", request.last_frame_url);
   reader.read_duration(request.duration);
-  reader.read_string("resolution", request.resolution);
-  reader.read_string("aspect_ratio", request.aspect_ratio);
+  reader.read_enum_string("resolution", request.resolution);
+  reader.read_enum_string("aspect_ratio", request.aspect_ratio);
   reader.read_bool("watermark", request.watermark);
   reader.read_bool("generate_audio", request.generate_audio);
   reader.read_bool("enable_web_search", request.enable_web_search);

@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -15,6 +16,7 @@ namespace {
 // Caps on what is kept from a service answer: a broken or hostile server must not make us hold
 // megabytes per field or per list.
 constexpr size_t kMaxTaskIdBytes = 256;
+constexpr size_t kMaxStateBytes = 256;
 constexpr size_t kMaxTextBytes = 4096;
 constexpr size_t kMaxUrlBytes = 8192;
 constexpr size_t kMaxListEntries = 64;
@@ -43,7 +45,12 @@ std::string capped_bytes(std::string text, size_t limit) {
 
 // Valid UTF-8, one line, trimmed, at most `limit` characters: safe to put in a log or a GError.
 std::string printable_message(const std::string &raw, size_t limit) {
-  g_autofree char *valid = g_utf8_make_valid(raw.data(), static_cast<gssize>(raw.size()));
+  // Only a bounded prefix can reach the result (a character is at most 4 bytes), so a huge body
+  // is not copied whole.
+  size_t begin = 0;
+  while (begin < raw.size() && is_space(raw[begin])) ++begin;
+  size_t length = std::min(raw.size() - begin, limit * 4 + 4);
+  g_autofree char *valid = g_utf8_make_valid(raw.data() + begin, static_cast<gssize>(length));
   std::string text = valid;
   for (char &c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
@@ -147,14 +154,20 @@ void add_optional_int(JsonBuilder *builder, const char *name, const std::optiona
   }
 }
 
+// The dev server fills these from many sources; the answer must stay parseable JSON regardless.
+void add_string_value(JsonBuilder *builder, const std::string &value) {
+  g_autofree char *valid = g_utf8_make_valid(value.data(), static_cast<gssize>(value.size()));
+  json_builder_add_string_value(builder, valid);
+}
+
 void add_string(JsonBuilder *builder, const char *name, const std::string &value) {
   json_builder_set_member_name(builder, name);
-  json_builder_add_string_value(builder, value.c_str());
+  add_string_value(builder, value);
 }
 
 void add_array_value(JsonBuilder *builder, const std::vector<std::string> &list) {
   json_builder_begin_array(builder);
-  for (const std::string &entry : list) json_builder_add_string_value(builder, entry.c_str());
+  for (const std::string &entry : list) add_string_value(builder, entry);
   json_builder_end_array(builder);
 }
 
@@ -219,9 +232,12 @@ TaskOutput parse_task_output(const std::string &body) {
   TaskOutput output;
   output.task_id = task_id_member(object);
   if (output.task_id.empty()) throw std::runtime_error("task output: no task_id");
-  std::optional<std::string> state = string_member(object, "state", kMaxTextBytes);
-  if (!state) state = string_member(object, "status", kMaxTextBytes);
-  if (!state) throw std::runtime_error("task output: no state or status");
+  auto non_blank = [](const std::optional<std::string> &text) {
+    return text && !trimmed(*text).empty();
+  };
+  std::optional<std::string> state = string_member(object, "state", kMaxStateBytes);
+  if (!non_blank(state)) state = string_member(object, "status", kMaxStateBytes);
+  if (!non_blank(state)) throw std::runtime_error("task output: no state or status");
   output.state_text = *state;
   output.state = parse_state(*state);
 
@@ -248,7 +264,8 @@ std::string error_body_message(const std::string &body) {
       std::string text = json_node_get_value_type(detail) == G_TYPE_STRING
                              ? std::string(json_node_get_string(detail))
                              : compact_json(detail);
-      return printable_message(text, kMaxErrorMessageChars);
+      std::string message = printable_message(text, kMaxErrorMessageChars);
+      if (!message.empty()) return message;
     }
     std::optional<std::string> error_message =
         string_member(object, "error_message", kMaxTextBytes);
@@ -276,7 +293,7 @@ std::string to_json(const TaskOutput &output) {
   add_optional_int(builder, "provider_config_id", output.provider_config_id);
   json_builder_set_member_name(builder, "error_message");
   if (output.error_message) {
-    json_builder_add_string_value(builder, output.error_message->c_str());
+    add_string_value(builder, *output.error_message);
   } else {
     json_builder_add_null_value(builder);
   }

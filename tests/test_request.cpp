@@ -330,6 +330,34 @@ TEST(Validate, AudioAloneIsNotEnough_n) {
   EXPECT_FALSE(validate(request).has_value());
 }
 
+TEST(Validate, InvalidUtf8Prompt_n) {
+  expect_error(prompt_request("caf\xc3"), "prompt", "UTF-8");
+  std::string with_nul = "a";
+  with_nul.push_back('\0');
+  expect_error(prompt_request(with_nul), "prompt", "UTF-8");
+}
+
+TEST(Validate, InvalidUtf8Url_n) {
+  GenerationRequest request = prompt_request();
+  request.last_frame_url = "https://e.com/\xff.png";
+  expect_error(request, "last_frame_url", "URL");
+}
+
+TEST(Validate, NonAsciiUrlIsLegal) {
+  GenerationRequest request = prompt_request();
+  request.first_frame_url = "https://e.com/\xE9\x9B\xAA.png";
+  EXPECT_FALSE(validate(request).has_value());
+}
+
+TEST(Validate, EchoedBadValueIsValidUtf8_n) {
+  GenerationRequest request = prompt_request();
+  request.resolution = "7\xff" "20p";
+  std::optional<FieldError> error = validate(request);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_TRUE(
+      g_utf8_validate(error->message.data(), static_cast<gssize>(error->message.size()), nullptr));
+}
+
 // ---------------------------------------------------------------- advisories
 
 TEST(Advisories, NoneForAPlainRequest) {
@@ -485,6 +513,16 @@ TEST(RequestJson, DefaultRoundTrip) {
   expect_same_request(parsed.request, request);
 }
 
+TEST(RequestJson, InvalidUtf8StillGivesParseableJson_n) {
+  GenerationRequest request = prompt_request("bad \xff byte");
+  request.video_urls = {"https://e.com/\xfe"};
+  ParsedRequest parsed = parse_request_json(to_json(request));
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->message;
+  ASSERT_TRUE(parsed.request.prompt.has_value());
+  EXPECT_EQ(parsed.request.prompt->rfind("bad ", 0), 0u);
+  EXPECT_EQ(parsed.request.video_urls.size(), 1u);
+}
+
 TEST(RequestJson, HugePromptRoundTrips) {
   GenerationRequest request = prompt_request(std::string(1 << 20, 'p'));
   ParsedRequest parsed = parse_request_json(to_json(request));
@@ -627,7 +665,9 @@ TEST(ParseRequest, UnknownModel_n) {
 
 TEST(ParseRequest, UnknownResolutionAndAspect_n) {
   expect_parse_error(R"({"resolution":"1080p"})", "resolution");
+  expect_parse_error(R"({"resolution":""})", "resolution");
   expect_parse_error(R"({"aspect_ratio":"2:1"})", "aspect_ratio");
+  expect_parse_error(R"({"aspect_ratio":""})", "aspect_ratio");
 }
 
 TEST(ParseRequest, NotAnObject_n) {
@@ -894,6 +934,17 @@ TEST(TaskOutputParse, StatusWhenStateIsMissing) {
   EXPECT_EQ(output.state, TaskState::Succeeded);
 }
 
+TEST(TaskOutputParse, BlankStateFallsBackToStatus) {
+  TaskOutput output = parse_task_output(R"({"task_id":"abc","state":"  ","status":"done"})");
+  EXPECT_EQ(output.state, TaskState::Succeeded);
+  EXPECT_EQ(output.state_text, "done");
+}
+
+TEST(TaskOutputParse, BlankStateAndStatus_n) {
+  EXPECT_THROW(parse_task_output(R"({"task_id":"abc","state":"","status":" "})"),
+               std::runtime_error);
+}
+
 TEST(TaskOutputParse, StateWinsOverStatus) {
   TaskOutput output = parse_task_output(R"({"task_id":"abc","state":"failed","status":"done"})");
   EXPECT_EQ(output.state, TaskState::Failed);
@@ -1030,6 +1081,19 @@ TEST(TaskOutputJson, RoundTrip) {
   EXPECT_EQ(back.warnings, output.warnings);
 }
 
+TEST(TaskOutputJson, InvalidUtf8StillGivesParseableJson_n) {
+  TaskOutput output;
+  output.task_id = "t";
+  output.state = TaskState::Failed;
+  output.error_message = "decoder said \xff\xfe";
+  output.warnings = {"w\xc3"};
+  TaskOutput back = parse_task_output(to_json(output));
+  EXPECT_EQ(back.state, TaskState::Failed);
+  ASSERT_TRUE(back.error_message.has_value());
+  EXPECT_EQ(back.error_message->rfind("decoder said ", 0), 0u);
+  EXPECT_EQ(back.warnings.size(), 1u);
+}
+
 TEST(TaskOutputJson, NullsAndCanonicalState) {
   TaskOutput output;
   output.task_id = "t";
@@ -1069,6 +1133,15 @@ TEST(ErrorBody, DetailWinsOverErrorMessage) {
   EXPECT_EQ(error_body_message(R"({"detail":"sync wait timed out","task_id":"t",
                                    "error_message":"other"})"),
             "sync wait timed out");
+}
+
+TEST(ErrorBody, BlankDetailFallsBackToErrorMessage) {
+  EXPECT_EQ(error_body_message(R"({"detail":" ","error_message":"render failed"})"),
+            "render failed");
+}
+
+TEST(ErrorBody, NumericDetail) {
+  EXPECT_EQ(error_body_message(R"({"detail":504})"), "504");
 }
 
 TEST(ErrorBody, OutputObjectErrorMessage) {
