@@ -16,11 +16,13 @@ struct Tenant {
 
 struct DevServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;                   // 0: pick a free one
-  std::vector<Tenant> tenants;    // accepted keys and their balance
-  int latency_ms = 3000;          // queued -> running -> succeeded over this long
-  std::string output_dir;         // rendered clips; created if missing
-  std::string log_path;           // JSON lines request log; empty: memory only
+  int port = 0;                  // 0: pick a free one
+  std::vector<Tenant> tenants;   // accepted keys and their balance
+  int latency_ms = 3000;         // queued -> running -> succeeded over this long
+  std::string output_dir;        // rendered clips; created if missing
+  std::string log_path;          // JSON lines request log; empty: memory only
+  std::string public_url;        // base of result_urls; empty: http://host:port
+  std::string fault_rules_json;  // fault rules active from the start (TEAM.md rule format)
 };
 
 class DevServer {
@@ -34,7 +36,10 @@ class DevServer {
   void start();
   void stop();
   int port() const;
-  std::string base_url() const;  // http://127.0.0.1:PORT
+  std::string base_url() const;    // http://127.0.0.1:PORT
+  std::string output_dir() const;  // where results are written (a temporary one if none was given)
+  // Appends fault rules (a JSON array); throws std::invalid_argument naming the bad key.
+  void add_faults(const std::string &rules_json);
 
  private:
   struct Impl;

@@ -1,0 +1,59 @@
+// FaultInjector: the dev server's per-request fault rules (TEAM.md rule format), added through
+// POST /_dev/faults or --faults, consumed in order by the requests they match.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace see2ai::dev {
+
+enum class FaultTarget { Submit, Status, Download, Any };
+
+struct FaultRule {
+  FaultTarget match = FaultTarget::Any;
+  int64_t skip = 0;   // matching requests to let through first
+  int64_t times = 1;  // -1: forever
+  std::optional<int> status;
+  std::optional<std::string> body;
+  std::string content_type = "application/json";
+  std::optional<std::string> retry_after;
+  bool drop_connection = false;
+  std::optional<int64_t> cut_at;
+  bool stall_after_headers = false;
+  std::optional<int64_t> rate;  // bytes per second
+  std::optional<std::string> redirect_to;
+  std::optional<std::string> state_field;
+  std::optional<std::string> state_text;
+  std::optional<std::string> task_outcome;  // failed | expired | cancelled
+  bool sync_timeout = false;
+  bool malformed_json = false;
+  std::optional<int64_t> huge_body_bytes;
+  bool invalid_utf8 = false;
+  bool html = false;
+  std::string description;  // the rule as compact JSON, for the request log
+
+  // True when the rule answers by itself instead of the normal handling (no task is created).
+  bool replaces_answer() const;
+  // True when the rule changes how the answer's bytes travel (connection taken over).
+  bool shapes_transport() const;
+};
+
+// Parses a JSON array of rules (or one rule object). Throws std::invalid_argument naming the key.
+std::vector<FaultRule> parse_fault_rules(const std::string &json);
+
+class FaultInjector {
+ public:
+  void add(std::vector<FaultRule> rules);
+  void clear();
+  // The rule that applies to this request, if any; counts it against the rule's skip and times.
+  std::optional<FaultRule> take(FaultTarget target);
+
+ private:
+  std::mutex lock_;
+  std::vector<FaultRule> rules_;
+};
+
+}  // namespace see2ai::dev
