@@ -351,7 +351,9 @@ TEST(Validate, NonAsciiUrlIsLegal) {
 
 TEST(Validate, EchoedBadValueIsValidUtf8_n) {
   GenerationRequest request = prompt_request();
-  request.resolution = "7\xff" "20p";
+  request.resolution =
+      "7\xff"
+      "20p";
   std::optional<FieldError> error = validate(request);
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(
