@@ -2,6 +2,7 @@
 
 #include <gst/base/gstflowcombiner.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -71,6 +72,8 @@ enum {
   PROP_TASK_ID,
   PROP_CACHE_DIR,
   PROP_CACHE_MODE,
+  PROP_IS_LIVE,
+  PROP_LOOP,
   PROP_RESULT,
 };
 
@@ -220,6 +223,8 @@ struct SrcSettings {
   std::string task_id;
   std::string cache_dir;
   CacheMode cache_mode = CacheMode::Reuse;
+  bool is_live = false;
+  bool loop = false;
 };
 
 // One output pad and what it needs to make buffers.
@@ -228,6 +233,8 @@ struct OutputPad {
   GstVideoInfo video_info;
   GstAudioInfo audio_info;
   bool copy_frames = false;  // the peer cannot read GstVideoMeta
+  GstClockTime offset = 0;   // stream time where the current file starts (files and loops follow on)
+  GstClockTime end = 0;      // end of the latest buffer pushed, in stream time
 };
 
 struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
@@ -240,7 +247,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
     settings.cache_dir = std::string(g_get_user_cache_dir()) + "/see2ai";
     g_rec_mutex_init(&task_lock);
     task = gst_task_new(
-        [](gpointer data) { static_cast<GstSee2aiVideoSrcPrivate *>(data)->loop(); }, this,
+        [](gpointer data) { static_cast<GstSee2aiVideoSrcPrivate *>(data)->loop_iteration(); }, this,
         nullptr);
     gst_task_set_lock(task, &task_lock);
   }
@@ -279,14 +286,28 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   OutputPad video;
   OutputPad audio;
   GstFlowCombiner *combiner = nullptr;
-  GstClockTime file_offset = 0;  // running time where the current file starts
-  GstClockTime pushed_end = 0;   // end of the latest buffer pushed
   guint group_id = 0;
   std::string prompt;
+  bool is_live = false;
+  bool loop = false;
+  GstSegment segment;
+  bool need_segment = false;
+  guint32 segment_seqnum = 0;
+
+  // Live mode: buffers are stamped in running time from the moment the first one leaves, and
+  // nothing is pushed outside PLAYING.
+  std::mutex live_lock;
+  std::condition_variable live_cond;
+  bool playing = false;
+  GstClockTime live_base = GST_CLOCK_TIME_NONE;
 
   bool start();
   void stop();
-  void loop();
+  void loop_iteration();
+  bool handle_seek(GstEvent *event);
+  void set_playing(bool value);
+  GstClockTime position() const;
+  bool seekable();
 
   // JobEvents, called on the job thread.
   void on_submitting() override;
@@ -303,6 +324,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
                          const char *codec_tag, const std::string &codec, const std::string &container);
   void push_frame(see2ai::DecodedFrame &frame);
   void end_of_file();
+  bool wait_until_playing();
   void finish(GstFlowReturn reason);
   void post_service_error(const ServiceError &error);
   void post_progress(GstProgressType type, const std::string &text);
@@ -316,7 +338,11 @@ struct _GstSee2aiVideoSrc {
   GstSee2aiVideoSrcPrivate *priv;
 };
 
-G_DEFINE_TYPE(GstSee2aiVideoSrc, gst_see2ai_video_src, GST_TYPE_ELEMENT)
+static void gst_see2ai_video_src_uri_handler_init(gpointer g_iface, gpointer iface_data);
+
+G_DEFINE_TYPE_WITH_CODE(GstSee2aiVideoSrc, gst_see2ai_video_src, GST_TYPE_ELEMENT,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER,
+                                              gst_see2ai_video_src_uri_handler_init))
 GST_ELEMENT_REGISTER_DEFINE(see2aivideosrc, "see2aivideosrc", GST_RANK_NONE,
                             GST_TYPE_SEE2AI_VIDEO_SRC)
 
@@ -534,6 +560,8 @@ bool GstSee2aiVideoSrcPrivate::start() {
     GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s", advice.c_str()), (nullptr));
 
   prompt = run.request.prompt.value_or("");
+  is_live = run.is_live;
+  loop = run.loop;
   job = std::make_unique<see2ai::GenerationJob>(run.client, run.request, *this);
   if (!run.task_id.empty()) job->set_attach_task_id(run.task_id);
   if (run.cache_mode != CacheMode::Off) job->set_cache(run.cache_dir, run.cache_mode);
@@ -547,8 +575,12 @@ bool GstSee2aiVideoSrcPrivate::start() {
   last_state.clear();
   started_us = g_get_monotonic_time();
   file_index = 0;
-  file_offset = 0;
-  pushed_end = 0;
+  video = OutputPad();
+  audio = OutputPad();
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  need_segment = false;
+  segment_seqnum = gst_util_seqnum_next();
+  live_base = GST_CLOCK_TIME_NONE;
   group_id = gst_util_group_id_next();
   job_thread = std::thread([this] { run_job(); });
   gst_task_start(task);
@@ -604,10 +636,24 @@ void GstSee2aiVideoSrcPrivate::finish(GstFlowReturn reason) {
   if (reason == GST_FLOW_FLUSHING) return;
   if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS)
     GST_ELEMENT_FLOW_ERROR(src, reason);
-  push_event_all(gst_event_new_eos());
+  if (reason == GST_FLOW_EOS && (segment.flags & GST_SEGMENT_FLAG_SEGMENT)) {
+    const gint64 stop = static_cast<gint64>(
+        GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : position());
+    GstMessage *done = gst_message_new_segment_done(GST_OBJECT(src), GST_FORMAT_TIME, stop);
+    gst_message_set_seqnum(done, segment_seqnum);
+    gst_element_post_message(GST_ELEMENT(src), done);
+    GstEvent *event = gst_event_new_segment_done(GST_FORMAT_TIME, stop);
+    gst_event_set_seqnum(event, segment_seqnum);
+    push_event_all(event);
+    return;
+  }
+  GstEvent *eos = gst_event_new_eos();
+  gst_event_set_seqnum(eos, segment_seqnum);
+  push_event_all(eos);
 }
 
 static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event);
 
 GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, const char *name,
                                                  GstCaps *caps, const char *codec_tag,
@@ -615,6 +661,7 @@ GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, co
                                                  const std::string &container) {
   GstPad *pad = gst_pad_new_from_static_template(templ, name);
   gst_pad_set_query_function(pad, src_pad_query);
+  gst_pad_set_event_function(pad, src_pad_event);
   gst_pad_use_fixed_caps(pad);
   gst_pad_set_active(pad, TRUE);
   gchar *stream_id = gst_pad_create_stream_id(pad, GST_ELEMENT(src), name);
@@ -629,9 +676,9 @@ GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, co
   g_free(stream_id);
   gst_pad_push_event(pad, start);
   gst_pad_set_caps(pad, caps);
-  GstSegment segment;
-  gst_segment_init(&segment, GST_FORMAT_TIME);
-  gst_pad_push_event(pad, gst_event_new_segment(&segment));
+  GstEvent *segment_event = gst_event_new_segment(&segment);
+  gst_event_set_seqnum(segment_event, segment_seqnum);
+  gst_pad_push_event(pad, segment_event);
   GstTagList *tags = gst_tag_list_new_empty();
   gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, codec_tag, codec.c_str(), GST_TAG_CONTAINER_FORMAT,
                    container.c_str(), nullptr);
@@ -709,7 +756,8 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
   }
   decoder = std::make_unique<ClipDecoder>(file);
   configure_pads(decoder->info());
-  file_offset = pushed_end;
+  video.offset = video.end;
+  audio.offset = audio.end;
   return true;
 }
 
@@ -721,16 +769,33 @@ void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
           ? video_buffer_from_frame(frame.frame, &out.video_info, out.copy_frames)
           : audio_buffer_from_frame(frame.frame, &out.audio_info);
   if (!buffer) throw MediaError(true, "a decoded frame does not match the stream's format");
-  GST_BUFFER_PTS(buffer) = file_offset + static_cast<GstClockTime>(MAX(frame.pts_ns, 0));
-  GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(MAX(frame.duration_ns, 0));
-  if (frame.discont) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
-  GstClockTime end = GST_BUFFER_PTS(buffer) + GST_BUFFER_DURATION(buffer);
-  if (end > pushed_end) pushed_end = end;
+  GstClockTime pts = out.offset + static_cast<GstClockTime>(MAX(frame.pts_ns, 0));
+  GstClockTime duration = static_cast<GstClockTime>(MAX(frame.duration_ns, 0));
+  out.end = MAX(out.end, pts + duration);
+  if (is_live) {
+    if (!wait_until_playing()) {
+      gst_buffer_unref(buffer);
+      finish(GST_FLOW_FLUSHING);
+      return;
+    }
+    pts += live_base;
+  }
+  GST_BUFFER_PTS(buffer) = pts;
+  GST_BUFFER_DURATION(buffer) = duration;
+  if (frame.discont && (out.offset == 0 || need_segment))
+    GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
+  if (need_segment) {
+    need_segment = false;
+    GstEvent *event = gst_event_new_segment(&segment);
+    gst_event_set_seqnum(event, segment_seqnum);
+    push_event_all(event);
+  }
   GstFlowReturn ret = gst_pad_push(out.pad, buffer);
   ret = gst_flow_combiner_update_pad_flow(combiner, out.pad, ret);
   if (ret != GST_FLOW_OK) finish(ret);
 }
 
+// Next result file, the first one again when looping, or the end.
 void GstSee2aiVideoSrcPrivate::end_of_file() {
   decoder.reset();
   file.reset();
@@ -739,18 +804,123 @@ void GstSee2aiVideoSrcPrivate::end_of_file() {
   {
     std::lock_guard<std::mutex> guard(job_lock);
     more = !job_done || file_index < files.size();
+    if (!more && loop && !files.empty()) {
+      file_index = 0;
+      more = true;
+    }
   }
   if (!more) finish(GST_FLOW_EOS);
 }
 
-void GstSee2aiVideoSrcPrivate::loop() {
+// Live sources push in PLAYING only; the first buffer fixes where the clip sits in running time.
+bool GstSee2aiVideoSrcPrivate::wait_until_playing() {
+  std::unique_lock<std::mutex> guard(live_lock);
+  live_cond.wait(guard, [this] {
+    std::lock_guard<std::mutex> job_guard(job_lock);
+    return playing || flushing;
+  });
+  if (!playing) return false;
+  if (!GST_CLOCK_TIME_IS_VALID(live_base)) {
+    GstClock *clock = gst_element_get_clock(GST_ELEMENT(src));
+    live_base = 0;
+    if (clock) {
+      GstClockTime now = gst_clock_get_time(clock);
+      GstClockTime base = gst_element_get_base_time(GST_ELEMENT(src));
+      live_base = now > base ? now - base : 0;
+      gst_object_unref(clock);
+    }
+    GST_DEBUG_OBJECT(src, "live clip starts at running time %" GST_TIME_FORMAT,
+                     GST_TIME_ARGS(live_base));
+  }
+  return true;
+}
+
+void GstSee2aiVideoSrcPrivate::set_playing(bool value) {
+  {
+    std::lock_guard<std::mutex> guard(live_lock);
+    playing = value;
+  }
+  live_cond.notify_all();
+}
+
+GstClockTime GstSee2aiVideoSrcPrivate::position() const { return MAX(video.end, audio.end); }
+
+// Seeking needs the whole clip on disk (one file, not live, not looping).
+bool GstSee2aiVideoSrcPrivate::seekable() {
+  if (is_live || loop) return false;
+  std::lock_guard<std::mutex> guard(job_lock);
+  return job_done && !job_error && files.size() == 1 && files[0] && files[0]->complete();
+}
+
+bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
+  gdouble rate;
+  GstFormat format;
+  GstSeekFlags flags;
+  GstSeekType start_type, stop_type;
+  gint64 start, stop;
+  gst_event_parse_seek(event, &rate, &format, &flags, &start_type, &start, &stop_type, &stop);
+  if (format != GST_FORMAT_TIME || rate != 1.0 || !seekable()) {
+    GST_DEBUG_OBJECT(src, "refusing seek (format %s, rate %f)", gst_format_get_name(format), rate);
+    return false;
+  }
+  const bool flush = flags & GST_SEEK_FLAG_FLUSH;
+  const guint32 seqnum = gst_event_get_seqnum(event);
+  if (flush) {
+    GstEvent *flush_start = gst_event_new_flush_start();
+    gst_event_set_seqnum(flush_start, seqnum);
+    push_event_all(flush_start);
+  }
+  gst_task_pause(task);
+  g_rec_mutex_lock(&task_lock);
+  gboolean update;
+  gst_segment_do_seek(&segment, rate, format, flags, start_type, start, stop_type, stop, &update);
+  segment.position = segment.start;
+  segment.time = segment.start;
+  bool ok = true;
+  try {
+    if (!decoder) {
+      file_index = 0;
+      std::lock_guard<std::mutex> guard(job_lock);
+      file = files[0];
+    }
+    if (!decoder) decoder = std::make_unique<ClipDecoder>(file);
+    decoder->seek(static_cast<int64_t>(segment.start), flags & GST_SEEK_FLAG_ACCURATE);
+    video.offset = audio.offset = 0;
+    video.end = audio.end = segment.start;
+  } catch (const MediaError &error) {
+    GST_WARNING_OBJECT(src, "seek failed: %s", error.what());
+    ok = false;
+  }
+  if (flush) {
+    GstEvent *flush_stop = gst_event_new_flush_stop(TRUE);
+    gst_event_set_seqnum(flush_stop, seqnum);
+    push_event_all(flush_stop);
+    if (combiner) gst_flow_combiner_reset(combiner);
+  }
+  segment_seqnum = seqnum;
+  need_segment = true;
+  if (flags & GST_SEEK_FLAG_SEGMENT)
+    gst_element_post_message(GST_ELEMENT(src),
+                             gst_message_new_segment_start(GST_OBJECT(src), GST_FORMAT_TIME,
+                                                           static_cast<gint64>(segment.start)));
+  gst_task_start(task);
+  g_rec_mutex_unlock(&task_lock);
+  return ok;
+}
+
+void GstSee2aiVideoSrcPrivate::loop_iteration() {
   try {
     if (!decoder && !open_next_file()) return;
     std::optional<see2ai::DecodedFrame> frame = decoder->next();
-    if (frame)
+    if (frame && GST_CLOCK_TIME_IS_VALID(segment.stop) &&
+        static_cast<GstClockTime>(MAX(frame->pts_ns, 0)) >= segment.stop) {
+      decoder.reset();
+      finish(GST_FLOW_EOS);
+    } else if (frame) {
       push_frame(*frame);
-    else
+    } else {
       end_of_file();
+    }
   } catch (const MediaError &error) {
     // A download that failed for good shows up here as a read error: report the job's cause.
     std::unique_lock<std::mutex> guard(job_lock);
@@ -792,13 +962,53 @@ static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
       GstFormat format;
       gst_query_parse_position(query, &format, nullptr);
       if (format != GST_FORMAT_TIME) break;
-      gst_query_set_position(query, GST_FORMAT_TIME, static_cast<gint64>(priv->pushed_end));
+      gst_query_set_position(query, GST_FORMAT_TIME, static_cast<gint64>(priv->position()));
       return TRUE;
     }
+    case GST_QUERY_SEEKING: {
+      GstFormat format;
+      gst_query_parse_seeking(query, &format, nullptr, nullptr, nullptr);
+      if (format != GST_FORMAT_TIME) break;
+      g_rec_mutex_lock(&priv->task_lock);
+      gint64 duration = priv->decoder ? priv->decoder->info().duration_ns : -1;
+      g_rec_mutex_unlock(&priv->task_lock);
+      gst_query_set_seeking(query, GST_FORMAT_TIME, priv->seekable(), 0, duration);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY: {
+      // Live: a frame's worth (24 fps); the clip is decoded ahead, so no more is needed.
+      gst_query_set_latency(query, priv->is_live, priv->is_live ? GST_SECOND / 24 : 0,
+                            GST_CLOCK_TIME_NONE);
+      return TRUE;
+    }
+    case GST_QUERY_SCHEDULING:
+      gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
+      gst_query_add_scheduling_mode(query, GST_PAD_MODE_PUSH);
+      return TRUE;
     default:
       break;
   }
   return gst_pad_query_default(pad, parent, query);
+}
+
+static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(parent);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_SEEK) {
+    gboolean ok = self->priv->handle_seek(event);
+    gst_event_unref(event);
+    return ok;
+  }
+  return gst_pad_event_default(pad, parent, event);
+}
+
+static gboolean gst_see2ai_video_src_send_event(GstElement *element, GstEvent *event) {
+  auto *self = GST_SEE2AI_VIDEO_SRC(element);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_SEEK) {
+    gboolean ok = self->priv->handle_seek(event);
+    gst_event_unref(event);
+    return ok;
+  }
+  return GST_ELEMENT_CLASS(gst_see2ai_video_src_parent_class)->send_event(element, event);
 }
 
 static GstStateChangeReturn gst_see2ai_video_src_change_state(GstElement *element,
@@ -813,9 +1023,25 @@ static GstStateChangeReturn gst_see2ai_video_src_change_state(GstElement *elemen
       if (f) f->cancel();
     self->priv->job_cond.notify_all();
   }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) self->priv->set_playing(false);
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) self->priv->set_playing(false);
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS(gst_see2ai_video_src_parent_class)->change_state(element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) self->priv->stop();
+  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      self->priv->set_playing(true);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      self->priv->stop();
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      if (self->priv->is_live) ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    default:
+      break;
+  }
   return ret;
 }
 
@@ -903,6 +1129,12 @@ static void gst_see2ai_video_src_set_property(GObject *object, guint prop_id, co
     case PROP_CACHE_MODE:
       s.cache_mode = static_cast<CacheMode>(g_value_get_enum(value));
       break;
+    case PROP_IS_LIVE:
+      s.is_live = g_value_get_boolean(value);
+      break;
+    case PROP_LOOP:
+      s.loop = g_value_get_boolean(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -984,6 +1216,12 @@ static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GV
     case PROP_CACHE_MODE:
       g_value_set_enum(value, static_cast<gint>(s.cache_mode));
       break;
+    case PROP_IS_LIVE:
+      g_value_set_boolean(value, s.is_live);
+      break;
+    case PROP_LOOP:
+      g_value_set_boolean(value, s.loop);
+      break;
     case PROP_RESULT:
       g_value_set_boxed(value, priv->result);
       break;
@@ -1011,6 +1249,7 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
   gobject_class->get_property = gst_see2ai_video_src_get_property;
   gobject_class->finalize = gst_see2ai_video_src_finalize;
   element_class->change_state = gst_see2ai_video_src_change_state;
+  element_class->send_event = gst_see2ai_video_src_send_event;
 
   const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                            GST_PARAM_MUTABLE_READY);
@@ -1082,6 +1321,14 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
       "reuse: play a finished clip of the same request again for free; refresh: generate anew; "
       "off: no cache, no journal",
       cache_mode_get_type(), static_cast<gint>(CacheMode::Reuse), rw);
+  properties[PROP_IS_LIVE] = g_param_spec_boolean(
+      "is-live", "Is live",
+      "Act as a live source: no preroll, buffers stamped in running time, so live mixers keep "
+      "running while the clip is generated",
+      FALSE, rw);
+  properties[PROP_LOOP] = g_param_spec_boolean(
+      "loop", "Loop", "Start the clip again at its end, forever, with continuous timestamps", FALSE,
+      rw);
   properties[PROP_RESULT] = g_param_spec_boxed(
       "result", "Result", "Every output field of the last task (tokens, cost, model, URLs...)",
       GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -1103,4 +1350,201 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
   gst_type_mark_as_plugin_api(cache_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
   GST_DEBUG_CATEGORY_INIT(gst_see2ai_video_src_debug, "see2aivideosrc", 0,
                           "SEE2AI video generation source");
+}
+
+// see2ai://generate?prompt=...&duration=5 (any property by name, arrays as repeated keys) and
+// see2ai://task/<task_id>. The API key never travels in a URI.
+namespace {
+
+bool uri_property(GParamSpec *pspec) {
+  return (pspec->flags & G_PARAM_WRITABLE) && (pspec->flags & G_PARAM_READABLE) &&
+         g_strcmp0(pspec->name, "api-key") != 0 && g_strcmp0(pspec->name, "name") != 0 &&
+         g_strcmp0(pspec->name, "parent") != 0 && g_strcmp0(pspec->name, "task-id") != 0 &&
+         pspec->owner_type == GST_TYPE_SEE2AI_VIDEO_SRC;
+}
+
+// Only the properties that describe the request go back to their defaults when a URI is set.
+bool request_property(GParamSpec *pspec) {
+  static const char *const kKept[] = {"api-url", "status-path", "poll-interval", "timeout",
+                                      "retries", "ssl-strict", "proxy", "user-agent",
+                                      "cache-dir", "cache-mode", "is-live", "loop"};
+  for (const char *name : kKept)
+    if (g_strcmp0(pspec->name, name) == 0) return false;
+  return uri_property(pspec);
+}
+
+std::string value_text(GParamSpec *pspec, const GValue *value) {
+  if (G_IS_PARAM_SPEC_ENUM(pspec)) {
+    GEnumValue *v = g_enum_get_value(G_PARAM_SPEC_ENUM(pspec)->enum_class, g_value_get_enum(value));
+    return v ? v->value_nick : "";
+  }
+  if (G_VALUE_HOLDS_STRING(value)) return g_value_get_string(value) ? g_value_get_string(value) : "";
+  gchar *text = gst_value_serialize(value);
+  std::string result = text ? text : "";
+  g_free(text);
+  return result;
+}
+
+void append_param(std::string &query, const char *key, const std::string &value) {
+  gchar *escaped = g_uri_escape_string(value.c_str(), nullptr, FALSE);
+  query += query.empty() ? "" : "&";
+  query += key;
+  query += "=";
+  query += escaped;
+  g_free(escaped);
+}
+
+bool set_property_from_text(GObject *object, GParamSpec *pspec, const char *text, GError **error) {
+  GValue value = G_VALUE_INIT;
+  g_value_init(&value, pspec->value_type);
+  bool ok = true;
+  if (G_IS_PARAM_SPEC_ENUM(pspec)) {
+    GEnumClass *klass = G_PARAM_SPEC_ENUM(pspec)->enum_class;
+    GEnumValue *v = g_enum_get_value_by_nick(klass, text);
+    if (!v) v = g_enum_get_value_by_name(klass, text);
+    if (v) g_value_set_enum(&value, v->value);
+    ok = v != nullptr;
+  } else if (G_VALUE_HOLDS_STRING(&value)) {
+    g_value_set_string(&value, text);
+  } else {
+    ok = gst_value_deserialize(&value, text) && !g_param_value_validate(pspec, &value);
+  }
+  if (ok)
+    g_object_set_property(object, pspec->name, &value);
+  else
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                "see2ai URI: \"%s\" is not a valid value for \"%s\"", text, pspec->name);
+  g_value_unset(&value);
+  return ok;
+}
+
+gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
+  GObject *object = G_OBJECT(handler);
+  auto *self = GST_SEE2AI_VIDEO_SRC(handler);
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (!self->priv->settings.task_id.empty()) {
+      gchar *escaped = g_uri_escape_string(self->priv->settings.task_id.c_str(), nullptr, FALSE);
+      gchar *uri = g_strdup_printf("see2ai://task/%s", escaped);
+      g_free(escaped);
+      return uri;
+    }
+  }
+  std::string query;
+  guint n = 0;
+  GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(object), &n);
+  for (guint i = 0; i < n; ++i) {
+    GParamSpec *pspec = specs[i];
+    if (!uri_property(pspec)) continue;
+    GValue value = G_VALUE_INIT;
+    g_value_init(&value, pspec->value_type);
+    g_object_get_property(object, pspec->name, &value);
+    if (!g_param_value_defaults(pspec, &value)) {
+      if (GST_VALUE_HOLDS_ARRAY(&value)) {
+        for (guint j = 0; j < gst_value_array_get_size(&value); ++j) {
+          const GValue *item = gst_value_array_get_value(&value, j);
+          append_param(query, pspec->name, g_value_get_string(item) ? g_value_get_string(item) : "");
+        }
+      } else {
+        append_param(query, pspec->name, value_text(pspec, &value));
+      }
+    }
+    g_value_unset(&value);
+  }
+  g_free(specs);
+  return g_strdup_printf("see2ai://generate%s%s", query.empty() ? "" : "?", query.c_str());
+}
+
+gboolean see2ai_uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
+  GObject *object = G_OBJECT(handler);
+  GUri *parsed = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY, nullptr);
+  if (!parsed || g_strcmp0(g_uri_get_scheme(parsed), "see2ai") != 0) {
+    if (parsed) g_uri_unref(parsed);
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                "not a see2ai URI: expected see2ai://generate?prompt=... or see2ai://task/<id>");
+    return FALSE;
+  }
+  const char *host = g_uri_get_host(parsed);
+  const char *path = g_uri_get_path(parsed);
+  bool ok = true;
+  if (g_strcmp0(host, "task") == 0) {
+    const char *id = path && path[0] == '/' ? path + 1 : "";
+    if (!*id) {
+      g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "see2ai://task/ needs a task id");
+      ok = false;
+    } else {
+      g_object_set(object, "task-id", id, nullptr);
+    }
+  } else if (g_strcmp0(host, "generate") == 0) {
+    guint n = 0;
+    GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(object), &n);
+    for (guint i = 0; i < n; ++i) {
+      if (!request_property(specs[i]) && g_strcmp0(specs[i]->name, "task-id") != 0) continue;
+      GValue value = G_VALUE_INIT;
+      g_value_init(&value, specs[i]->value_type);
+      g_param_value_set_default(specs[i], &value);
+      g_object_set_property(object, specs[i]->name, &value);
+      g_value_unset(&value);
+    }
+    g_free(specs);
+    std::vector<std::pair<std::string, GValue>> arrays;
+    GUriParamsIter iter;
+    g_uri_params_iter_init(&iter, g_uri_get_query(parsed) ? g_uri_get_query(parsed) : "", -1, "&",
+                           G_URI_PARAMS_NONE);
+    gchar *key = nullptr, *text = nullptr;
+    while (ok && g_uri_params_iter_next(&iter, &key, &text, error)) {
+      GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(object), key);
+      if (g_strcmp0(key, "api-key") == 0) {
+        g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                    "see2ai URI: the API key never goes into a URI (use the api-key property or "
+                    "SEE2AI_API_KEY)");
+        ok = false;
+      } else if (!pspec || !uri_property(pspec)) {
+        g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                    "see2ai URI: unknown or read-only property \"%s\"", key);
+        ok = false;
+      } else if (GST_IS_PARAM_SPEC_ARRAY_LIST(pspec)) {
+        auto it = std::find_if(arrays.begin(), arrays.end(),
+                               [key](const auto &a) { return a.first == key; });
+        if (it == arrays.end()) {
+          arrays.emplace_back(key, GValue(G_VALUE_INIT));
+          it = std::prev(arrays.end());
+          gst_value_array_init(&it->second, 3);
+        }
+        GValue item = G_VALUE_INIT;
+        g_value_init(&item, G_TYPE_STRING);
+        g_value_set_string(&item, text);
+        gst_value_array_append_and_take_value(&it->second, &item);
+      } else {
+        ok = set_property_from_text(object, pspec, text, error);
+      }
+      g_free(key);
+      g_free(text);
+      key = text = nullptr;
+    }
+    if (error && *error) ok = false;
+    for (auto &[name, value] : arrays) {
+      if (ok) g_object_set_property(object, name.c_str(), &value);
+      g_value_unset(&value);
+    }
+  } else {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                "see2ai URI: expected see2ai://generate?... or see2ai://task/<id>");
+    ok = false;
+  }
+  g_uri_unref(parsed);
+  return ok;
+}
+
+}  // namespace
+
+static void gst_see2ai_video_src_uri_handler_init(gpointer g_iface, gpointer) {
+  auto *iface = static_cast<GstURIHandlerInterface *>(g_iface);
+  iface->get_type = [](GType) { return GST_URI_SRC; };
+  iface->get_protocols = [](GType) -> const gchar *const * {
+    static const gchar *const protocols[] = {"see2ai", nullptr};
+    return protocols;
+  };
+  iface->get_uri = see2ai_uri_get_uri;
+  iface->set_uri = see2ai_uri_set_uri;
 }
