@@ -1,6 +1,7 @@
 #include "clip_renderer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -275,20 +276,20 @@ class SyntheticPicture {
     bar_ = rgb_to_yuv(240, 240, 240);
     box_side_ = std::max(2, round_to_even(height_ / 4.0));
     box_side_ = std::min({box_side_, width_, height_});
-    const int travel_x = std::max(2, width_ - box_side_);
+    // Even positions and steps keep the box on whole chroma samples; a step strictly between 0
+    // and the travel guarantees the wrapped position changes every frame.
+    travel_x_ = std::max(2, (width_ - box_side_) & ~1);
     const double fps = static_cast<double>(spec.fps_num) / spec.fps_den;
-    step_x_ = std::max(2, round_to_even(width_ / (2.0 * fps)));
-    start_x_ = static_cast<int>((hash >> 20) % static_cast<uint64_t>(travel_x)) & ~1;
-    travel_x_ = travel_x & ~1;
-    box_y_ =
-        static_cast<int>((hash >> 40) % static_cast<uint64_t>(std::max(2, height_ - box_side_))) &
-        ~1;
+    step_x_ = std::clamp(round_to_even(width_ / (2.0 * fps)), 2, std::max(2, travel_x_ - 2));
+    start_x_ = static_cast<int>((hash >> 20) % static_cast<uint64_t>(travel_x_)) & ~1;
+    const int travel_y = std::max(2, height_ - box_side_);
+    box_y_ = static_cast<int>((hash >> 40) % static_cast<uint64_t>(travel_y)) & ~1;
     bar_height_ = std::max(2, round_to_even(height_ / 40.0));
   }
 
   void draw(AVFrame *frame, int64_t index) const {
     fill_rect(frame, 0, 0, width_, height_, background_);
-    const int box_x = static_cast<int>((start_x_ + index * step_x_) % std::max(2, travel_x_));
+    const int box_x = static_cast<int>((start_x_ + index * step_x_) % travel_x_);
     fill_rect(frame, box_x, box_y_, box_side_, box_side_, box_);
     const int bar_width = static_cast<int>((index + 1) * width_ / frame_count_) & ~1;
     fill_rect(frame, 0, height_ - bar_height_, bar_width, bar_height_, bar_);

@@ -25,7 +25,7 @@ enum class AudioTrack { None, Mono, Stereo };
 enum class Mp4Layout { Faststart, MoovAtEnd, Fragmented };
 
 struct RenderSpec {
-  int width = 1280;
+  int width = 1280;  // even, at most 8192 (H.264 4:2:0 needs even sizes)
   int height = 720;
   int fps_num = 24;
   int fps_den = 1;
@@ -39,6 +39,10 @@ struct RenderSpec {
 };
 
 // Writes the clip to `path` (via a temp file and rename). Throws std::runtime_error.
+// round(duration_s * fps) frames; first_frame is frame 0 and last_frame the final frame (a
+// one-frame clip shows first_frame). Audio: round(duration_s * sample_rate) samples of a tone;
+// Faststart and MoovAtEnd hide the AAC encoder delay with an edit list, Fragmented plays it as
+// the track's first samples and shortens the tone to match, so every track lasts duration_s.
 void render_clip(const RenderSpec &spec, const std::string &path);
 
 // Frame size for a request: short side 480/720, even dimensions; "adaptive" follows the

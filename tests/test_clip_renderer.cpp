@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clip_renderer.h"
@@ -35,12 +37,13 @@ struct Mp4Report {
   double last_mean[3] = {0, 0, 0};
   std::vector<double> video_pts_s;  // per packet, in decode order
   std::vector<uint8_t> first_rgb;
-  std::vector<uint8_t> second_rgb;
+  std::vector<size_t> frame_digests;  // hash of every decoded picture, in order
   std::string audio_codec;
   int channels = 0;
   int sample_rate = 0;
   double audio_duration_s = 0;
   int64_t audio_samples = 0;
+  std::vector<float> first_channel;  // decoded samples of the first audio channel
 };
 
 std::vector<uint8_t> frame_rgb(const AVFrame &frame) {
@@ -103,11 +106,17 @@ Mp4Report inspect_mp4(const std::string &path) {
       if (decoders[index]->codec_type == AVMEDIA_TYPE_VIDEO) {
         std::vector<uint8_t> rgb = frame_rgb(*frame);
         if (report.video_frames == 0) report.first_rgb = rgb;
-        if (report.video_frames == 1) report.second_rgb = rgb;
+        report.frame_digests.push_back(std::hash<std::string_view>()(
+            std::string_view(reinterpret_cast<const char *>(rgb.data()), rgb.size())));
         mean_rgb(rgb, report.last_mean);
         ++report.video_frames;
       } else {
         report.audio_samples += frame->nb_samples;
+        if (frame->format == AV_SAMPLE_FMT_FLTP) {
+          const auto *samples = reinterpret_cast<const float *>(frame->data[0]);
+          report.first_channel.insert(report.first_channel.end(), samples,
+                                      samples + frame->nb_samples);
+        }
       }
       av_frame_unref(frame);
     }
@@ -315,12 +324,50 @@ TEST_F(ClipRendererTest, SameSeedGivesIdenticalPicturesAndDifferentSeedDoesNot) 
 
 TEST_F(ClipRendererTest, ConsecutiveFramesDiffer) {
   RenderSpec spec = small_spec("motion");
-  spec.duration_s = 0.25;
+  spec.width = 64;
+  spec.height = 36;
+  spec.duration_s = 1.0;
   spec.audio = AudioTrack::None;
   render_clip(spec, path("motion.mp4"));
   const Mp4Report report = inspect_mp4(path("motion.mp4"));
-  ASSERT_EQ(report.video_frames, 6);
-  EXPECT_NE(report.first_rgb, report.second_rgb);
+  ASSERT_EQ(report.frame_digests.size(), 24u);
+  for (size_t i = 1; i < report.frame_digests.size(); ++i) {
+    EXPECT_NE(report.frame_digests[i - 1], report.frame_digests[i]) << "frame " << i;
+  }
+}
+
+// Zero crossings per second of the decoded tone: twice its frequency.
+double crossings_per_second(const std::vector<float> &samples, int sample_rate) {
+  int64_t crossings = 0;
+  for (size_t i = 1; i < samples.size(); ++i) {
+    crossings += (samples[i - 1] < 0) != (samples[i] < 0);
+  }
+  return static_cast<double>(crossings) * sample_rate / static_cast<double>(samples.size());
+}
+
+double rms(const std::vector<float> &samples) {
+  double sum = 0;
+  for (float sample : samples) sum += static_cast<double>(sample) * sample;
+  return samples.empty() ? 0.0 : std::sqrt(sum / static_cast<double>(samples.size()));
+}
+
+TEST_F(ClipRendererTest, AudioIsAnAudibleToneWhosePitchFollowsTheSeed) {
+  RenderSpec spec = small_spec("low");
+  spec.duration_s = 1.0;
+  render_clip(spec, path("tone-a.mp4"));
+  spec.seed_text = "a different prompt";
+  render_clip(spec, path("tone-b.mp4"));
+  const Mp4Report a = inspect_mp4(path("tone-a.mp4"));
+  const Mp4Report b = inspect_mp4(path("tone-b.mp4"));
+  ASSERT_GT(a.first_channel.size(), 40000u);
+  ASSERT_GT(b.first_channel.size(), 40000u);
+  EXPECT_GT(rms(a.first_channel), 0.1);
+  EXPECT_GT(rms(b.first_channel), 0.1);
+  const double pitch_a = crossings_per_second(a.first_channel, 48000) / 2;
+  const double pitch_b = crossings_per_second(b.first_channel, 48000) / 2;
+  EXPECT_GE(pitch_a, 200);
+  EXPECT_LE(pitch_a, 900);
+  EXPECT_GT(std::fabs(pitch_a - pitch_b), 10) << pitch_a << " vs " << pitch_b;
 }
 
 TEST_F(ClipRendererTest, FrameCountIsRoundedDurationTimesFrameRate) {
@@ -532,6 +579,62 @@ TEST(ImageCodec, JpegDecodesToTheSameColour) {
   EXPECT_NEAR(mean[0], 180, 6);
   EXPECT_NEAR(mean[1], 90, 6);
   EXPECT_NEAR(mean[2], 30, 6);
+}
+
+// A PNG of any pixel format straight from libav, for inputs encode_png does not produce.
+std::vector<uint8_t> encode_png_as(int width, int height, AVPixelFormat format, uint8_t fill) {
+  const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
+  AVCodecContext *encoder = avcodec_alloc_context3(codec);
+  encoder->width = width;
+  encoder->height = height;
+  encoder->pix_fmt = format;
+  encoder->time_base = AVRational{1, 1};
+  avcodec_open2(encoder, codec, nullptr);
+  AVFrame *frame = av_frame_alloc();
+  frame->width = width;
+  frame->height = height;
+  frame->format = format;
+  av_frame_get_buffer(frame, 0);
+  for (int y = 0; y < height; ++y) {
+    std::fill_n(frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0], frame->linesize[0],
+                fill);
+  }
+  frame->pts = 0;
+  avcodec_send_frame(encoder, frame);
+  avcodec_send_frame(encoder, nullptr);
+  AVPacket *packet = av_packet_alloc();
+  std::vector<uint8_t> bytes;
+  if (avcodec_receive_packet(encoder, packet) == 0) {
+    bytes.assign(packet->data, packet->data + packet->size);
+  }
+  av_packet_free(&packet);
+  av_frame_free(&frame);
+  avcodec_free_context(&encoder);
+  return bytes;
+}
+
+TEST(ImageCodec, GrayAndAlphaPngsDecodeToRgb) {
+  const RgbImage gray = decode_image(encode_png_as(20, 10, AV_PIX_FMT_GRAY8, 77));
+  EXPECT_EQ(gray.width, 20);
+  EXPECT_EQ(gray.height, 10);
+  ASSERT_EQ(gray.rgb.size(), 20u * 10u * 3u);
+  EXPECT_TRUE(std::all_of(gray.rgb.begin(), gray.rgb.end(), [](uint8_t v) { return v == 77; }));
+
+  const RgbImage rgba = decode_image(encode_png_as(16, 16, AV_PIX_FMT_RGBA, 200));
+  EXPECT_EQ(rgba.width, 16);
+  ASSERT_EQ(rgba.rgb.size(), 16u * 16u * 3u);
+  EXPECT_TRUE(std::all_of(rgba.rgb.begin(), rgba.rgb.end(), [](uint8_t v) { return v == 200; }));
+}
+
+TEST(ImageCodec, ImageWiderThanTheLimitIsRejected_n) {
+  const std::vector<uint8_t> png = encode_png_as(8200, 2, AV_PIX_FMT_GRAY8, 0);
+  ASSERT_FALSE(png.empty());
+  try {
+    decode_image(png);
+    FAIL() << "expected decode_image to throw";
+  } catch (const std::runtime_error &error) {
+    EXPECT_NE(std::string(error.what()).find("out of range"), std::string::npos) << error.what();
+  }
 }
 
 void expect_not_an_image(const std::vector<uint8_t> &bytes) {
