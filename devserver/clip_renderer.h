@@ -1,5 +1,5 @@
-// ClipRenderer: encodes real MP4 files with libav (H.264 yuv420p + optional AAC), deterministic from
-// a seed text. The dev server renders results with it; tests make their fixtures with it.
+// ClipRenderer: encodes real MP4 files with libav (H.264 yuv420p + optional AAC), deterministic
+// from a seed text. The dev server renders results with it; tests make their fixtures with it.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +33,8 @@ struct RenderSpec {
   AudioTrack audio = AudioTrack::Mono;
   int sample_rate = 48000;
   Mp4Layout layout = Mp4Layout::Faststart;
-  std::string seed_text;                 // picture and tone are a function of this
-  std::optional<RgbImage> first_frame;   // scaled to fit the frame
+  std::string seed_text;                // picture and tone are a function of this
+  std::optional<RgbImage> first_frame;  // stretched (swscale) to width x height
   std::optional<RgbImage> last_frame;
 };
 
