@@ -1,1 +1,935 @@
+// GenerationJob against the real dev server (faults injected, request log read) and against small
+// SoupServers of the test's own where a second host is needed: submit never twice, retries, cache,
+// journal, Range-resumed downloads, the key kept to the service's origin.
+#include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devserver_process.h"
+#include "generation_job.h"
+#include "growing_file.h"
+#include "poll_schedule.h"
+#include "retry_policy.h"
+#include "service_error.h"
+
+using see2ai::CacheMode;
+using see2ai::ClientConfig;
+using see2ai::ErrorKind;
+using see2ai::GenerationJob;
+using see2ai::GenerationRequest;
+using see2ai::GrowingFile;
+using see2ai::JobEvents;
+using see2ai::JobResult;
+using see2ai::ServiceError;
+using see2ai::TaskOutput;
+using see2ai::TaskState;
+using see2ai::test::DevServerArgs;
+using see2ai::test::DevServerProcess;
+using see2ai::test::make_temp_dir;
+
+namespace {
+
+constexpr const char *kKey = "test-key-0123456789";
+constexpr const char *kSubmitPath = "/api/v1/actions/see2ai_video_generation_v1";
+
+// One line of the dev server's request log.
+struct LogLine {
+  std::string event;  // empty for a request
+  std::string method;
+  std::string path;
+  int status = 0;
+  bool authorization = false;
+  std::string range;
+  std::string task_id;
+  std::string state;
+  int64_t t_ms = 0;
+};
+
+std::string string_member(JsonObject *object, const char *name) {
+  JsonNode *node = json_object_get_member(object, name);
+  if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+    return {};
+  return json_node_get_string(node);
+}
+
+int64_t int_member(JsonObject *object, const char *name) {
+  JsonNode *node = json_object_get_member(object, name);
+  if (!node || !JSON_NODE_HOLDS_VALUE(node)) return 0;
+  return json_node_get_int(node);
+}
+
+std::vector<LogLine> read_log(DevServerProcess &server) {
+  std::vector<LogLine> lines;
+  for (const std::string &text : server.request_log()) {
+    JsonParser *parser = json_parser_new();
+    if (json_parser_load_from_data(parser, text.c_str(), -1, nullptr)) {
+      JsonObject *object = json_node_get_object(json_parser_get_root(parser));
+      LogLine line;
+      line.event = string_member(object, "event");
+      line.method = string_member(object, "method");
+      line.path = string_member(object, "path");
+      line.status = static_cast<int>(int_member(object, "status"));
+      JsonNode *auth = json_object_get_member(object, "authorization");
+      line.authorization = auth && JSON_NODE_HOLDS_VALUE(auth) && json_node_get_boolean(auth);
+      line.range = string_member(object, "range");
+      line.task_id = string_member(object, "task_id");
+      line.state = string_member(object, "state");
+      line.t_ms = int_member(object, "t_ms");
+      lines.push_back(line);
+    }
+    g_object_unref(parser);
+  }
+  return lines;
+}
+
+int count_requests(const std::vector<LogLine> &log, const std::string &method,
+                   const std::string &path_prefix) {
+  int count = 0;
+  for (const LogLine &line : log)
+    if (line.event.empty() && line.method == method && line.path.rfind(path_prefix, 0) == 0)
+      ++count;
+  return count;
+}
+
+int count_submits(DevServerProcess &server) {
+  return count_requests(read_log(server), "POST", kSubmitPath);
+}
+
+std::string read_whole(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string path_of(const std::string &url) {
+  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  std::string path = uri ? g_uri_get_path(uri) : "";
+  if (uri) g_uri_unref(uri);
+  return path;
+}
+
+// Records every event; lets a test wait for one and act from its own thread.
+class RecordingEvents : public JobEvents {
+ public:
+  void on_submitting() override {
+    note([&] { ++submits; });
+  }
+  void on_task_id(const std::string &task_id, bool resumed) override {
+    note([&] { task_ids.emplace_back(task_id, resumed); });
+  }
+  void on_state(const TaskOutput &output, int64_t elapsed_ms) override {
+    note([&] {
+      states.push_back(output.state);
+      elapsed.push_back(elapsed_ms);
+    });
+  }
+  void on_warning(const std::string &message) override {
+    note([&] { warnings.push_back(message); });
+  }
+  void on_download_started(size_t index, std::shared_ptr<GrowingFile> file) override {
+    note([&] { started.emplace_back(index, file); });
+  }
+
+  // Waits until `condition` holds (checked under the lock) or 60 s pass.
+  bool wait_for(const std::function<bool()> &condition) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(60), condition);
+  }
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  int submits = 0;
+  std::vector<std::pair<std::string, bool>> task_ids;
+  std::vector<TaskState> states;
+  std::vector<int64_t> elapsed;
+  std::vector<std::string> warnings;
+  std::vector<std::pair<size_t, std::shared_ptr<GrowingFile>>> started;
+
+ private:
+  void note(const std::function<void()> &update) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      update();
+    }
+    changed.notify_all();
+  }
+};
+
+// A SoupServer on its own thread and GMainContext, answering with `handler` on that thread.
+class LoopbackServer {
+ public:
+  using Handler = std::function<void(SoupServerMessage *)>;
+
+  // `socket`: a bound socket to listen on (else a free port).
+  explicit LoopbackServer(Handler handler, GSocket *socket = nullptr)
+      : handler_(std::move(handler)) {
+    std::promise<void> ready;
+    std::future<void> listening = ready.get_future();
+    thread_ = std::thread([this, socket, &ready] {
+      context_ = g_main_context_new();
+      g_main_context_push_thread_default(context_);
+      loop_ = g_main_loop_new(context_, FALSE);
+      server_ = soup_server_new(nullptr, nullptr);
+      soup_server_add_handler(server_, nullptr, &LoopbackServer::handle, this, nullptr);
+      GError *error = nullptr;
+      bool listening =
+          socket
+              ? g_socket_listen(socket, &error) &&
+                    soup_server_listen_socket(server_, socket, SoupServerListenOptions(0), &error)
+              : soup_server_listen_local(server_, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+      if (!listening) {
+        g_error_free(error);
+      } else {
+        GSList *uris = soup_server_get_uris(server_);
+        port_ = g_uri_get_port(static_cast<GUri *>(uris->data));
+        g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+      }
+      ready.set_value();
+      if (port_ > 0) g_main_loop_run(loop_);
+      soup_server_disconnect(server_);
+      g_object_unref(server_);
+      g_main_loop_unref(loop_);
+      g_main_context_pop_thread_default(context_);
+      g_main_context_unref(context_);
+    });
+    listening.wait();
+    if (port_ <= 0) {
+      thread_.join();
+      throw std::runtime_error("the loopback server could not listen");
+    }
+  }
+
+  ~LoopbackServer() {
+    g_main_context_invoke(
+        context_,
+        [](gpointer loop) {
+          g_main_loop_quit(static_cast<GMainLoop *>(loop));
+          return G_SOURCE_REMOVE;
+        },
+        loop_);
+    thread_.join();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static void handle(SoupServer *, SoupServerMessage *message, const char *, GHashTable *,
+                     gpointer self) {
+    static_cast<LoopbackServer *>(self)->handler_(message);
+  }
+
+  Handler handler_;
+  std::thread thread_;
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  SoupServer *server_ = nullptr;
+  int port_ = 0;
+};
+
+// What a LoopbackServer saw, thread-safe.
+struct SeenRequests {
+  std::mutex mutex;
+  std::vector<std::string> paths;
+  std::vector<bool> authorization;
+
+  void record(SoupServerMessage *message) {
+    std::lock_guard<std::mutex> lock(mutex);
+    paths.push_back(g_uri_get_path(soup_server_message_get_uri(message)));
+    authorization.push_back(
+        soup_message_headers_get_one(soup_server_message_get_request_headers(message),
+                                     "Authorization") != nullptr);
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return paths.size();
+  }
+  bool any_authorization() {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (bool seen : authorization)
+      if (seen) return true;
+    return false;
+  }
+};
+
+// A loopback TCP socket bound to a free port, not listening: connections to it are refused.
+GSocket *bound_loopback_socket() {
+  GSocket *socket =
+      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  if (!socket) return nullptr;
+  GInetAddress *loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *any_port = g_inet_socket_address_new(loopback, 0);
+  bool bound = g_socket_bind(socket, any_port, TRUE, nullptr);
+  g_object_unref(any_port);
+  g_object_unref(loopback);
+  if (!bound) g_clear_object(&socket);
+  return socket;
+}
+
+int local_port(GSocket *socket) {
+  GSocketAddress *address = g_socket_get_local_address(socket, nullptr);
+  int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(address));
+  g_object_unref(address);
+  return port;
+}
+
+void expect_no_key(const ServiceError &error) {
+  EXPECT_EQ(std::string(error.what()).find(kKey), std::string::npos) << error.what();
+  EXPECT_EQ(error.service_message.find(kKey), std::string::npos) << error.service_message;
+}
+
+// Runs the job expecting a ServiceError; returns it.
+ServiceError run_expecting_error(GenerationJob &job) {
+  try {
+    job.run();
+  } catch (const ServiceError &error) {
+    expect_no_key(error);
+    return error;
+  }
+  ADD_FAILURE() << "the job succeeded";
+  return ServiceError(ErrorKind::Failed, "no error");
+}
+
+class GenerationJobTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    DevServerArgs args;
+    args.keys = {std::string(kKey) + ":100000000", "poor-key-0123456789:10"};
+    args.latency_ms = 300;
+    server_ = new DevServerProcess(args);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ClearFaults(); }
+  static void ClearFaults() {
+    SoupSession *session = soup_session_new();
+    SoupMessage *message = soup_message_new("DELETE", (server_->url() + "/_dev/faults").c_str());
+    GBytes *bytes = soup_session_send_and_read(session, message, nullptr, nullptr);
+    if (bytes) g_bytes_unref(bytes);
+    g_object_unref(message);
+    g_object_unref(session);
+  }
+
+  static ClientConfig config() {
+    ClientConfig config;
+    config.api_url = server_->url();
+    config.api_key = kKey;
+    config.poll_interval_ms = 100;
+    config.retries = 4;
+    config.timeout_s = 60;
+    config.read_timeout_s = 5;
+    return config;
+  }
+
+  static GenerationRequest request(const std::string &prompt) {
+    GenerationRequest request;
+    request.prompt = prompt;
+    request.duration = 4;
+    request.resolution = "480p";
+    request.aspect_ratio = "16:9";
+    request.generate_audio = false;
+    request.sync = false;
+    return request;
+  }
+
+  // The bytes the dev server serves for a result URL.
+  static std::string served_bytes(const std::string &url) {
+    std::string body;
+    EXPECT_EQ(server_->get(path_of(url), &body), 200);
+    return body;
+  }
+
+  static DevServerProcess *server_;
+};
+DevServerProcess *GenerationJobTest::server_ = nullptr;
+
+TEST_F(GenerationJobTest, AsyncHappyPathDownloadsCompleteClipAndReportsStatesInOrder) {
+  RecordingEvents events;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), request("async happy path"), events);
+  JobResult result = job.run();
+
+  EXPECT_FALSE(result.from_cache);
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  EXPECT_GT(result.output.total_tokens, 0);
+  EXPECT_GT(result.output.output_tokens, 0);
+  ASSERT_EQ(result.output.result_urls.size(), 1u);
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_TRUE(result.files[0]->complete());
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+
+  EXPECT_EQ(events.submits, 1);
+  ASSERT_EQ(events.task_ids.size(), 1u);
+  EXPECT_EQ(events.task_ids[0].first, result.output.task_id);
+  EXPECT_FALSE(events.task_ids[0].second);
+  ASSERT_GE(events.states.size(), 2u);
+  EXPECT_EQ(events.states.front(), TaskState::Queued);
+  EXPECT_EQ(events.states.back(), TaskState::Succeeded);
+  EXPECT_TRUE(std::is_sorted(
+      events.states.begin(), events.states.end(),
+      [](TaskState a, TaskState b) { return static_cast<int>(a) < static_cast<int>(b); }));
+  EXPECT_TRUE(std::is_sorted(events.elapsed.begin(), events.elapsed.end()));
+  ASSERT_EQ(events.started.size(), 1u);
+  EXPECT_EQ(events.started[0].first, 0u);
+  EXPECT_EQ(events.started[0].second, result.files[0]);
+
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  EXPECT_EQ(count_requests(log, "POST", kSubmitPath), 1);
+  for (const LogLine &line : log) {
+    if (!line.event.empty()) continue;
+    if (line.path.rfind("/files/", 0) == 0) continue;
+    EXPECT_TRUE(line.authorization) << line.path;
+  }
+}
+
+TEST_F(GenerationJobTest, SyncSubmitWaitsForTheResult) {
+  RecordingEvents events;
+  GenerationRequest sync_request = request("sync happy path");
+  sync_request.sync = true;
+  int posts_before = count_submits(*server_);
+  GenerationJob job(config(), sync_request, events);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+}
+
+TEST_F(GenerationJobTest, SyncTimeoutWithTaskIdContinuesByPollingWithoutResubmitting) {
+  server_->add_faults(R"([{"match":"submit","sync_timeout":true}])");
+  RecordingEvents events;
+  GenerationRequest sync_request = request("sync 504");
+  sync_request.sync = true;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), sync_request, events);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  EXPECT_EQ(count_requests(log, "POST", kSubmitPath), 1);
+  EXPECT_GE(count_requests(log, "GET", "/api/v1/status/" + result.output.task_id), 1);
+}
+
+TEST_F(GenerationJobTest, BadRequestMapsToSettingsNamingTheField) {
+  server_->add_faults(
+      R"([{"match":"submit","status":400,"body":"{\"detail\":\"duration must be 4..15 or -1\"}"}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("bad request"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Settings);
+  EXPECT_EQ(error.http_status, 400);
+  EXPECT_NE(std::string(error.what()).find("duration"), std::string::npos) << error.what();
+}
+
+TEST_F(GenerationJobTest, UnknownKeyMapsToNotAuthorized) {
+  RecordingEvents events;
+  ClientConfig bad_key = config();
+  bad_key.api_key = "wrong-key-0123456789";
+  GenerationJob job(bad_key, request("unknown key"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::NotAuthorized);
+  EXPECT_EQ(error.http_status, 401);
+  EXPECT_EQ(std::string(error.what()).find("wrong-key-0123456789"), std::string::npos);
+}
+
+TEST_F(GenerationJobTest, LowBalanceMapsToNotAuthorizedSayingBalance) {
+  RecordingEvents events;
+  ClientConfig poor = config();
+  poor.api_key = "poor-key-0123456789";
+  GenerationJob job(poor, request("low balance"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::NotAuthorized);
+  EXPECT_EQ(error.http_status, 402);
+  EXPECT_NE(std::string(error.what()).find("balance"), std::string::npos) << error.what();
+}
+
+TEST_F(GenerationJobTest, InvalidRequestIsRefusedLocallyWithoutSubmitting) {
+  RecordingEvents events;
+  GenerationRequest invalid = request("invalid duration");
+  invalid.duration = 99;
+  int posts_before = count_submits(*server_);
+  GenerationJob job(config(), invalid, events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Settings);
+  EXPECT_NE(std::string(error.what()).find("duration"), std::string::npos) << error.what();
+  EXPECT_EQ(count_submits(*server_), posts_before);
+}
+
+TEST_F(GenerationJobTest, KeyEchoedByTheServiceIsScrubbedFromErrors) {
+  server_->add_faults(
+      std::string(R"([{"match":"submit","status":500,"body":"{\"detail\":\"boom for )") + kKey +
+      R"(\"}"}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("key echo"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_NE(std::string(error.what()).find("boom"), std::string::npos) << error.what();
+}
+
+TEST_F(GenerationJobTest, RetryAfterOnAPollDelaysTheNextRequest) {
+  server_->add_faults(R"([{"match":"status","status":429,"retry_after":"2"}])");
+  RecordingEvents events;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), request("retry after"), events);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  std::optional<int64_t> refused_at;
+  std::optional<int64_t> next_at;
+  for (const LogLine &line : log) {
+    if (!line.event.empty()) continue;
+    if (refused_at && !next_at) next_at = line.t_ms;
+    if (line.status == 429 && !refused_at) refused_at = line.t_ms;
+  }
+  ASSERT_TRUE(refused_at && next_at);
+  EXPECT_GE(*next_at - *refused_at, 2000);
+}
+
+TEST_F(GenerationJobTest, RetryAfterAsHttpDateIsHonouredOnSubmit) {
+  GDateTime *later = g_date_time_new_now_utc();
+  GDateTime *in_two = g_date_time_add_seconds(later, 3);
+  char *date = soup_date_time_to_string(in_two, SOUP_DATE_HTTP);
+  server_->add_faults(std::string(R"([{"match":"submit","status":429,"retry_after":")") + date +
+                      R"("}])");
+  g_free(date);
+  g_date_time_unref(in_two);
+  g_date_time_unref(later);
+  RecordingEvents events;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), request("retry after date"), events);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  std::vector<int64_t> posts;
+  for (const LogLine &line : log)
+    if (line.event.empty() && line.method == "POST") posts.push_back(line.t_ms);
+  ASSERT_EQ(posts.size(), 2u);  // the 429 was not a charge: repeating it is safe
+  // The date has one-second resolution: at least 2 s of the 3 remain.
+  EXPECT_GE(posts[1] - posts[0], 1900);
+}
+
+TEST_F(GenerationJobTest, StatusFailingThreeTimesIsRetriedWithGrowingBackoff) {
+  server_->add_faults(R"([{"match":"status","status":503,"times":3}])");
+  RecordingEvents events;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), request("503 three times"), events);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  std::vector<LogLine> polls;
+  for (const LogLine &line : log)
+    if (line.event.empty() && line.method == "GET" && line.path.rfind("/api/v1/status/", 0) == 0)
+      polls.push_back(line);
+  ASSERT_GE(polls.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(polls[i].status, 503);
+  EXPECT_EQ(polls[3].status, 200);
+  // Backoff 250 ms doubling, jitter down to half: the third wait is at least 500 ms, longer
+  // than the 100 ms poll interval.
+  EXPECT_GE(polls[3].t_ms - polls[2].t_ms, 500);
+}
+
+TEST_F(GenerationJobTest, StatusErrorsBeyondTheRetryBudgetFail) {
+  server_->add_faults(R"([{"match":"status","status":503,"times":-1}])");
+  RecordingEvents events;
+  ClientConfig few = config();
+  few.retries = 2;
+  GenerationJob job(few, request("503 forever"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_EQ(error.http_status, 503);
+  EXPECT_FALSE(error.task_id.empty());
+}
+
+TEST_F(GenerationJobTest, SubmitCutAfterSendingIsNotResent) {
+  server_->add_faults(R"([{"match":"submit","drop_connection":true}])");
+  RecordingEvents events;
+  int posts_before = count_submits(*server_);
+  GenerationJob job(config(), request("cut submit"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Read);
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+}
+
+TEST_F(GenerationJobTest, FailedTaskMapsToFailedWithTheServiceMessage) {
+  server_->add_faults(R"([{"match":"submit","task_outcome":"failed"}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("failing task"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_FALSE(error.task_id.empty());
+  EXPECT_EQ(error.state, "failed");
+  EXPECT_FALSE(error.service_message.empty());
+  EXPECT_NE(std::string(error.what()).find(error.service_message), std::string::npos);
+}
+
+TEST_F(GenerationJobTest, TolerantStatesAndUnreadableAnswersAreSurvived) {
+  server_->add_faults(
+      R"([{"match":"status","state_field":"status","state_text":"Processing","times":2},
+          {"match":"status","malformed_json":true},
+          {"match":"status","html":true}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("tolerant states"), events);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+}
+
+TEST_F(GenerationJobTest, AttachingFollowsTheTaskWithoutSubmitting) {
+  std::string body;
+  ASSERT_EQ(server_->post_json(kSubmitPath,
+                               R"({"prompt":"attach me","duration":4,"resolution":"480p",)"
+                               R"("generate_audio":false,"sync":false})",
+                               kKey, &body),
+            200);
+  int posts_before = count_submits(*server_);
+  TaskOutput submitted = see2ai::parse_task_output(body);
+  RecordingEvents events;
+  GenerationJob job(config(), request("unrelated prompt"), events);
+  job.set_attach_task_id(submitted.task_id);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.task_id, submitted.task_id);
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  EXPECT_EQ(count_submits(*server_), posts_before);
+  EXPECT_EQ(events.submits, 0);
+  ASSERT_EQ(events.task_ids.size(), 1u);
+  EXPECT_TRUE(events.task_ids[0].second);
+}
+
+TEST_F(GenerationJobTest, CacheReuseServesTheSecondRunWithoutAnyRequest) {
+  std::string dir = make_temp_dir("job-cache");
+  RecordingEvents first_events;
+  GenerationJob first(config(), request("cache reuse"), first_events);
+  first.set_cache(dir, CacheMode::Reuse);
+  JobResult made = first.run();
+  ASSERT_FALSE(made.from_cache);
+
+  size_t log_size = read_log(*server_).size();
+  RecordingEvents events;
+  GenerationJob second(config(), request("cache reuse"), events);
+  second.set_cache(dir, CacheMode::Reuse);
+  JobResult reused = second.run();
+  EXPECT_TRUE(reused.from_cache);
+  EXPECT_EQ(reused.output.task_id, made.output.task_id);
+  EXPECT_EQ(reused.output.total_tokens, made.output.total_tokens);
+  ASSERT_EQ(reused.files.size(), 1u);
+  EXPECT_TRUE(reused.files[0]->complete());
+  EXPECT_EQ(read_whole(reused.files[0]->path()), read_whole(made.files[0]->path()));
+  EXPECT_EQ(read_log(*server_).size(), log_size);
+}
+
+TEST_F(GenerationJobTest, CacheRefreshGeneratesAnew) {
+  std::string dir = make_temp_dir("job-refresh");
+  RecordingEvents first_events;
+  GenerationJob first(config(), request("cache refresh"), first_events);
+  first.set_cache(dir, CacheMode::Reuse);
+  JobResult made = first.run();
+
+  int posts_before = count_submits(*server_);
+  RecordingEvents events;
+  GenerationJob second(config(), request("cache refresh"), events);
+  second.set_cache(dir, CacheMode::Refresh);
+  JobResult fresh = second.run();
+  EXPECT_FALSE(fresh.from_cache);
+  EXPECT_NE(fresh.output.task_id, made.output.task_id);
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+
+  RecordingEvents third_events;
+  GenerationJob third(config(), request("cache refresh"), third_events);
+  third.set_cache(dir, CacheMode::Reuse);
+  EXPECT_EQ(third.run().output.task_id, fresh.output.task_id);
+}
+
+TEST_F(GenerationJobTest, JournalOfADeadRunIsReattachedWithoutASecondSubmit) {
+  std::string dir = make_temp_dir("job-journal");
+  ClientConfig slow = config();
+  slow.poll_interval_ms = 200;
+  RecordingEvents first_events;
+  std::string task_id;
+  {
+    GenerationJob first(slow, request("journal"), first_events);
+    first.set_cache(dir, CacheMode::Reuse);
+    std::thread canceller([&] {
+      first_events.wait_for([&] { return !first_events.task_ids.empty(); });
+      first.cancel();
+    });
+    ServiceError error = run_expecting_error(first);
+    canceller.join();
+    EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+    ASSERT_EQ(first_events.task_ids.size(), 1u);
+    task_id = first_events.task_ids[0].first;
+  }
+  int posts_before = count_submits(*server_);
+  RecordingEvents events;
+  GenerationJob second(slow, request("journal"), events);
+  second.set_cache(dir, CacheMode::Reuse);
+  JobResult result = second.run();
+  EXPECT_EQ(result.output.task_id, task_id);
+  EXPECT_FALSE(result.from_cache);
+  ASSERT_EQ(events.task_ids.size(), 1u);
+  EXPECT_EQ(events.task_ids[0], std::make_pair(task_id, true));
+  EXPECT_EQ(events.submits, 0);
+  EXPECT_EQ(count_submits(*server_), posts_before);
+  // The clip is in the cache now: the journal entry is gone, the next run reuses.
+  GDir *journal = g_dir_open((dir + "/journal").c_str(), 0, nullptr);
+  ASSERT_NE(journal, nullptr);
+  EXPECT_EQ(g_dir_read_name(journal), nullptr);
+  g_dir_close(journal);
+}
+
+TEST_F(GenerationJobTest, CorruptJournalAndCacheEntriesAreIgnoredWithWarnings) {
+  std::string dir = make_temp_dir("job-corrupt");
+  GenerationRequest corrupt = request("corrupt entries");
+  std::string key = see2ai::cache_key(corrupt, server_->url());
+  g_mkdir_with_parents((dir + "/journal").c_str(), 0700);
+  g_mkdir_with_parents((dir + "/clips").c_str(), 0700);
+  ASSERT_TRUE(g_file_set_contents((dir + "/journal/" + key + ".json").c_str(), "{\"task_id\": 4",
+                                  -1, nullptr));
+  ASSERT_TRUE(
+      g_file_set_contents((dir + "/clips/" + key + ".json").c_str(), "\xff not json", -1, nullptr));
+  int posts_before = count_submits(*server_);
+  RecordingEvents events;
+  GenerationJob job(config(), corrupt, events);
+  job.set_cache(dir, CacheMode::Reuse);
+  JobResult result = job.run();
+  EXPECT_EQ(result.output.state, TaskState::Succeeded);
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+  bool journal_warned = false, cache_warned = false;
+  for (const std::string &warning : events.warnings) {
+    journal_warned |= warning.find("journal") != std::string::npos;
+    cache_warned |= warning.find("cache") != std::string::npos;
+  }
+  EXPECT_TRUE(journal_warned);
+  EXPECT_TRUE(cache_warned);
+}
+
+TEST_F(GenerationJobTest, CutDownloadIsResumedWithRangeToAnIdenticalFile) {
+  server_->add_faults(R"([{"match":"download","cut_at":20000}])");
+  RecordingEvents events;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), request("cut download"), events);
+  JobResult result = job.run();
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  bool resumed = false;
+  for (const LogLine &line : log)
+    resumed |=
+        line.path.rfind("/files/", 0) == 0 && line.range == "bytes=20000-" && line.status == 206;
+  EXPECT_TRUE(resumed);
+}
+
+TEST_F(GenerationJobTest, ResultHostBehindARedirectNeverSeesTheKey) {
+  SeenRequests seen;
+  const std::string clip(50000, 'v');
+  LoopbackServer result_host([&](SoupServerMessage *message) {
+    seen.record(message);
+    soup_server_message_set_response(message, "video/mp4", SOUP_MEMORY_COPY, clip.data(),
+                                     clip.size());
+    soup_server_message_set_status(message, 200, nullptr);
+  });
+  server_->add_faults(std::string(R"([{"match":"download","redirect_to":")") + result_host.url() +
+                      R"(/elsewhere/clip.mp4"}])");
+  RecordingEvents events;
+  size_t log_before = read_log(*server_).size();
+  GenerationJob job(config(), request("redirected download"), events);
+  JobResult result = job.run();
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), clip);
+  EXPECT_EQ(seen.count(), 1u);
+  EXPECT_FALSE(seen.any_authorization());
+  // The service itself got the key on its API paths only.
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  EXPECT_GE(count_requests(log, "POST", kSubmitPath), 1);
+}
+
+TEST_F(GenerationJobTest, OverallTimeoutEndsTheJobNamingTheTask) {
+  DevServerArgs args;
+  args.keys = {std::string(kKey) + ":100000000"};
+  args.latency_ms = 20000;
+  DevServerProcess slow_server(args);
+  ClientConfig short_deadline = config();
+  short_deadline.api_url = slow_server.url();
+  short_deadline.timeout_s = 1;
+  RecordingEvents events;
+  GenerationJob job(short_deadline, request("timeout"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Timeout);
+  ASSERT_FALSE(error.task_id.empty());
+  EXPECT_NE(std::string(error.what()).find(error.task_id), std::string::npos) << error.what();
+}
+
+TEST_F(GenerationJobTest, CancelDuringGenerationEndsTheRunBeforeTheTaskEnds) {
+  DevServerArgs args;
+  args.keys = {std::string(kKey) + ":100000000"};
+  args.latency_ms = 20000;
+  DevServerProcess slow_server(args);
+  ClientConfig slow = config();
+  slow.api_url = slow_server.url();
+  slow.poll_interval_ms = 10000;
+  RecordingEvents events;
+  GenerationJob job(slow, request("cancel"), events);
+  std::thread canceller([&] {
+    events.wait_for([&] { return !events.states.empty(); });
+    job.cancel();
+  });
+  auto started = std::chrono::steady_clock::now();
+  ServiceError error = run_expecting_error(job);
+  canceller.join();
+  EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+  // Causal, not a speed goal: the task needs 20 s and the next poll is 10 s away.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
+  for (const LogLine &line : read_log(slow_server)) EXPECT_NE(line.state, "succeeded");
+}
+
+TEST(GenerationJobTransport, RefusedConnectionOnSubmitIsRetriedUntilTheServiceListens) {
+  // A bound but not yet listening socket refuses connections and keeps the port ours.
+  GSocket *socket = bound_loopback_socket();
+  ASSERT_NE(socket, nullptr);
+  ClientConfig config;
+  config.api_url = "http://127.0.0.1:" + std::to_string(local_port(socket));
+  config.api_key = kKey;
+  config.retries = 5;
+  GenerationRequest request;
+  request.prompt = "late service";
+  request.sync = false;
+
+  // The job says (debug log) when a submit attempt was refused and it is waiting to retry.
+  struct RetryWatch {
+    std::mutex mutex;
+    std::condition_variable seen;
+    bool retrying = false;
+  } watch;
+  guint handler = g_log_set_handler(
+      "see2ai", G_LOG_LEVEL_DEBUG,
+      [](const gchar *, GLogLevelFlags, const gchar *message, gpointer data) {
+        auto *watch = static_cast<RetryWatch *>(data);
+        if (!strstr(message, "retrying")) return;
+        std::lock_guard<std::mutex> lock(watch->mutex);
+        watch->retrying = true;
+        watch->seen.notify_all();
+      },
+      &watch);
+
+  std::atomic<int> posts{0};
+  RecordingEvents events;
+  GenerationJob job(config, request, events);
+  std::optional<ServiceError> failure;
+  std::thread runner([&] { failure = run_expecting_error(job); });
+  {
+    std::unique_lock<std::mutex> lock(watch.mutex);
+    ASSERT_TRUE(
+        watch.seen.wait_for(lock, std::chrono::seconds(30), [&] { return watch.retrying; }));
+  }
+  EXPECT_EQ(posts.load(), 0);
+  {
+    // The service comes up and rejects the request: proof that the retry reached it.
+    LoopbackServer service(
+        [&](SoupServerMessage *message) {
+          ++posts;
+          const char *body = R"({"detail":"prompt is not allowed here"})";
+          soup_server_message_set_response(message, "application/json", SOUP_MEMORY_COPY, body,
+                                           strlen(body));
+          soup_server_message_set_status(message, 400, nullptr);
+        },
+        socket);
+    runner.join();
+  }
+  g_log_remove_handler("see2ai", handler);
+  g_object_unref(socket);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->kind, ErrorKind::Settings);
+  EXPECT_EQ(posts.load(), 1);
+}
+
+TEST(GenerationJobTransport, ClosedPortOnSubmitEndsInOpenReadAfterRetries) {
+  GSocket *socket = bound_loopback_socket();
+  ASSERT_NE(socket, nullptr);
+  ClientConfig config;
+  config.api_url = "http://127.0.0.1:" + std::to_string(local_port(socket));
+  config.api_key = kKey;
+  config.retries = 2;
+  GenerationRequest request;
+  request.prompt = "nobody listens";
+  request.sync = false;
+  RecordingEvents events;
+  GenerationJob job(config, request, events);
+  ServiceError failure = run_expecting_error(job);
+  g_object_unref(socket);
+  EXPECT_EQ(failure.kind, ErrorKind::OpenRead);
+  EXPECT_NE(std::string(failure.what()).find("2 retries"), std::string::npos) << failure.what();
+}
+
+TEST(GenerationJobPolicy, RetryAfterIsReadInSecondsAndAsAnHttpDate) {
+  EXPECT_EQ(see2ai::parse_retry_after("2"), std::chrono::milliseconds(2000));
+  EXPECT_EQ(see2ai::parse_retry_after(" 0 "), std::chrono::milliseconds(0));
+  EXPECT_FALSE(see2ai::parse_retry_after("soon"));
+  EXPECT_EQ(see2ai::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            std::chrono::milliseconds(0));
+  GDateTime *now = g_date_time_new_now_utc();
+  GDateTime *later = g_date_time_add_seconds(now, 30);
+  char *text = soup_date_time_to_string(later, SOUP_DATE_HTTP);
+  std::optional<std::chrono::milliseconds> wait = see2ai::parse_retry_after(text);
+  g_free(text);
+  g_date_time_unref(later);
+  g_date_time_unref(now);
+  ASSERT_TRUE(wait);
+  EXPECT_GT(*wait, std::chrono::seconds(28));
+  EXPECT_LE(*wait, std::chrono::seconds(30));
+}
+
+TEST(GenerationJobPolicy, BackoffGrowsWithJitterAndStaysCapped) {
+  see2ai::RetryPolicy policy(3);
+  EXPECT_TRUE(policy.allows_retry(3));
+  EXPECT_FALSE(policy.allows_retry(4));
+  for (int i = 0; i < 50; ++i) {
+    auto first = policy.delay(1, std::nullopt);
+    EXPECT_GE(first, std::chrono::milliseconds(125));
+    EXPECT_LE(first, std::chrono::milliseconds(250));
+    auto third = policy.delay(3, std::nullopt);
+    EXPECT_GE(third, std::chrono::milliseconds(500));
+    EXPECT_LE(third, std::chrono::milliseconds(1000));
+    EXPECT_LE(policy.delay(40, std::nullopt), std::chrono::seconds(60));
+  }
+  EXPECT_EQ(policy.delay(1, std::chrono::milliseconds(2000)), std::chrono::milliseconds(2000));
+  EXPECT_EQ(policy.delay(1, std::chrono::hours(1)), std::chrono::seconds(60));
+}
+
+TEST(GenerationJobPolicy, AdaptivePollingStaysWithinThirtyRequestsAMinute) {
+  see2ai::PollSchedule schedule(0);
+  std::chrono::milliseconds spent{0};
+  int polls = 0;
+  while (spent < std::chrono::minutes(1)) {
+    spent += schedule.next(std::nullopt);
+    ++polls;
+  }
+  EXPECT_LE(polls, 30);
+  EXPECT_EQ(schedule.next(std::nullopt), see2ai::PollSchedule::kLongest);
+  EXPECT_EQ(schedule.next(std::chrono::milliseconds(7000)), std::chrono::milliseconds(7000));
+  see2ai::PollSchedule fixed(100);
+  EXPECT_EQ(fixed.next(std::nullopt), std::chrono::milliseconds(100));
+}
+
+}  // namespace
