@@ -177,23 +177,26 @@ class LoopbackServer {
  public:
   using Handler = std::function<void(SoupServerMessage *)>;
 
-  // `socket`: a bound socket to listen on (else a free port).
-  explicit LoopbackServer(Handler handler, GSocket *socket = nullptr)
-      : handler_(std::move(handler)) {
+  // `socket`: a bound socket to listen on (else a free port). `certificate`: serve https.
+  explicit LoopbackServer(Handler handler, GSocket *socket = nullptr,
+                          GTlsCertificate *certificate = nullptr)
+      : handler_(std::move(handler)), https_(certificate != nullptr) {
     std::promise<void> ready;
     std::future<void> listening = ready.get_future();
-    thread_ = std::thread([this, socket, &ready] {
+    thread_ = std::thread([this, socket, certificate, &ready] {
       context_ = g_main_context_new();
       g_main_context_push_thread_default(context_);
       loop_ = g_main_loop_new(context_, FALSE);
-      server_ = soup_server_new(nullptr, nullptr);
+      server_ = soup_server_new("tls-certificate", certificate, nullptr);
       soup_server_add_handler(server_, nullptr, &LoopbackServer::handle, this, nullptr);
       GError *error = nullptr;
+      auto tls = certificate ? SOUP_SERVER_LISTEN_HTTPS : SoupServerListenOptions(0);
       bool listening =
-          socket
-              ? g_socket_listen(socket, &error) &&
-                    soup_server_listen_socket(server_, socket, SoupServerListenOptions(0), &error)
-              : soup_server_listen_local(server_, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+          socket ? g_socket_listen(socket, &error) &&
+                       soup_server_listen_socket(server_, socket, tls, &error)
+                 : soup_server_listen_local(
+                       server_, 0, SoupServerListenOptions(SOUP_SERVER_LISTEN_IPV4_ONLY | tls),
+                       &error);
       if (!listening) {
         g_error_free(error);
       } else {
@@ -227,7 +230,9 @@ class LoopbackServer {
     thread_.join();
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return std::string(https_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+  }
 
  private:
   static void handle(SoupServer *, SoupServerMessage *message, const char *, GHashTable *,
@@ -236,12 +241,50 @@ class LoopbackServer {
   }
 
   Handler handler_;
+  bool https_;
   std::thread thread_;
   GMainContext *context_ = nullptr;
   GMainLoop *loop_ = nullptr;
   SoupServer *server_ = nullptr;
   int port_ = 0;
 };
+
+// A self-signed certificate for 127.0.0.1, made with openssl for this test run.
+GTlsCertificate *self_signed_certificate() {
+  std::string dir = make_temp_dir("tls");
+  std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  std::vector<std::string> argv = {"openssl", "req",     "-x509", "-newkey",      "rsa:2048",
+                                   "-nodes",  "-keyout", key,     "-out",         cert,
+                                   "-days",   "1",       "-subj", "/CN=127.0.0.1"};
+  std::vector<char *> cargv;
+  for (auto &arg : argv) cargv.push_back(arg.data());
+  cargv.push_back(nullptr);
+  gint status = -1;
+  if (!g_spawn_sync(nullptr, cargv.data(), nullptr,
+                    GSpawnFlags(G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                G_SPAWN_STDERR_TO_DEV_NULL),
+                    nullptr, nullptr, nullptr, nullptr, &status, nullptr) ||
+      !g_spawn_check_wait_status(status, nullptr))
+    return nullptr;
+  return g_tls_certificate_new_from_files(cert.c_str(), key.c_str(), nullptr);
+}
+
+void answer(SoupServerMessage *message, int status, const std::string &content_type,
+            const std::string &body) {
+  soup_server_message_set_response(message, content_type.c_str(), SOUP_MEMORY_COPY, body.data(),
+                                   body.size());
+  soup_server_message_set_status(message, static_cast<guint>(status), nullptr);
+}
+
+void redirect(SoupServerMessage *message, const std::string &location) {
+  soup_message_headers_replace(soup_server_message_get_response_headers(message), "Location",
+                               location.c_str());
+  soup_server_message_set_status(message, 302, nullptr);
+}
+
+std::string message_path(SoupServerMessage *message) {
+  return g_uri_get_path(soup_server_message_get_uri(message));
+}
 
 // What a LoopbackServer saw, thread-safe.
 struct SeenRequests {
@@ -479,10 +522,14 @@ TEST_F(GenerationJobTest, KeyEchoedByTheServiceIsScrubbedFromErrors) {
       std::string(R"([{"match":"submit","status":500,"body":"{\"detail\":\"boom for )") + kKey +
       R"(\"}"}])");
   RecordingEvents events;
+  int posts_before = count_submits(*server_);
   GenerationJob job(config(), request("key echo"), events);
   ServiceError error = run_expecting_error(job);
   EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_EQ(error.http_status, 500);
   EXPECT_NE(std::string(error.what()).find("boom"), std::string::npos) << error.what();
+  // A 5xx may come after the service took the request: a submit is not repeated on it.
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
 }
 
 TEST_F(GenerationJobTest, RetryAfterOnAPollDelaysTheNextRequest) {
@@ -804,6 +851,109 @@ TEST_F(GenerationJobTest, CancelDuringGenerationEndsTheRunBeforeTheTaskEnds) {
   for (const LogLine &line : read_log(slow_server)) EXPECT_NE(line.state, "succeeded");
 }
 
+TEST_F(GenerationJobTest, ExpiredAndCancelledTasksMapToFailed) {
+  for (const char *outcome : {"expired", "cancelled"}) {
+    server_->add_faults(std::string(R"([{"match":"submit","task_outcome":")") + outcome + R"("}])");
+    RecordingEvents events;
+    GenerationJob job(config(), request(std::string("outcome ") + outcome), events);
+    ServiceError error = run_expecting_error(job);
+    EXPECT_EQ(error.kind, ErrorKind::Failed) << outcome;
+    EXPECT_EQ(error.state, outcome);
+    EXPECT_NE(std::string(error.what()).find(outcome), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(GenerationJobTest, OversizedAndInvalidUtf8StatusAnswersAreRetried) {
+  server_->add_faults(R"([{"match":"status","huge_body_bytes":10000000},
+                          {"match":"status","invalid_utf8":true}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("garbled status"), events);
+  EXPECT_EQ(job.run().output.state, TaskState::Succeeded);
+}
+
+TEST_F(GenerationJobTest, HtmlInsteadOfTheClipIsAReadErrorBeforeAnyPlayback) {
+  server_->add_faults(R"([{"match":"download","html":true,"times":-1}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("html download"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Read);
+  EXPECT_NE(std::string(error.what()).find("HTML"), std::string::npos) << error.what();
+  EXPECT_TRUE(events.started.empty());
+}
+
+TEST_F(GenerationJobTest, SilentDownloadIsRetriedAfterTheReadTimeout) {
+  server_->add_faults(R"([{"match":"download","stall_after_headers":true}])");
+  ClientConfig impatient = config();
+  impatient.read_timeout_s = 1;
+  RecordingEvents events;
+  GenerationJob job(impatient, request("stalled once"), events);
+  JobResult result = job.run();
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+}
+
+TEST_F(GenerationJobTest, StalledDownloadFailsByTheOverallDeadline) {
+  server_->add_faults(R"([{"match":"download","stall_after_headers":true,"times":-1}])");
+  ClientConfig deadline = config();
+  deadline.timeout_s = 2;
+  deadline.read_timeout_s = 30;
+  RecordingEvents events;
+  GenerationJob job(deadline, request("stalled forever"), events);
+  auto started = std::chrono::steady_clock::now();
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Timeout);
+  // Issue 6: a stalled download fails within the timeout + 1 s, not after the 30 s read timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  ASSERT_EQ(events.started.size(), 1u);
+  EXPECT_FALSE(events.started[0].second->wait_complete());
+}
+
+TEST_F(GenerationJobTest, CancelDuringTheDownloadStopsItAndFailsTheFile) {
+  server_->add_faults(R"([{"match":"download","rate":20000}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("cancel download"), events);
+  std::thread canceller([&] {
+    events.wait_for([&] { return !events.started.empty(); });
+    job.cancel();
+  });
+  ServiceError error = run_expecting_error(job);
+  canceller.join();
+  EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+  ASSERT_EQ(events.started.size(), 1u);
+  EXPECT_FALSE(events.started[0].second->complete());
+}
+
+TEST_F(GenerationJobTest, JournalTaskUnknownToTheServiceIsDroppedAndSubmittedAnew) {
+  std::string dir = make_temp_dir("job-unknown");
+  GenerationRequest unknown = request("unknown journal task");
+  std::string key = see2ai::cache_key(unknown, server_->url());
+  g_mkdir_with_parents((dir + "/journal").c_str(), 0700);
+  ASSERT_TRUE(g_file_set_contents((dir + "/journal/" + key + ".json").c_str(),
+                                  R"({"task_id":"no-such-task"})", -1, nullptr));
+  int posts_before = count_submits(*server_);
+  RecordingEvents events;
+  GenerationJob job(config(), unknown, events);
+  job.set_cache(dir, CacheMode::Reuse);
+  JobResult result = job.run();
+  EXPECT_NE(result.output.task_id, "no-such-task");
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+  ASSERT_FALSE(events.warnings.empty());
+  EXPECT_NE(events.warnings[0].find("no-such-task"), std::string::npos);
+}
+
+TEST_F(GenerationJobTest, WithoutACacheTheClipIsATemporaryFileGoneWithItsLastReference) {
+  std::string path;
+  {
+    RecordingEvents events;
+    GenerationJob job(config(), request("temporary clip"), events);
+    JobResult result = job.run();
+    ASSERT_EQ(result.files.size(), 1u);
+    path = result.files[0]->path();
+    EXPECT_TRUE(g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR));
+  }
+  EXPECT_FALSE(g_file_test(path.c_str(), G_FILE_TEST_EXISTS));
+}
+
 TEST(GenerationJobTransport, RefusedConnectionOnSubmitIsRetriedUntilTheServiceListens) {
   // A bound but not yet listening socket refuses connections and keeps the port ours.
   GSocket *socket = bound_loopback_socket();
@@ -880,6 +1030,143 @@ TEST(GenerationJobTransport, ClosedPortOnSubmitEndsInOpenReadAfterRetries) {
   g_object_unref(socket);
   EXPECT_EQ(failure.kind, ErrorKind::OpenRead);
   EXPECT_NE(std::string(failure.what()).find("2 retries"), std::string::npos) << failure.what();
+}
+
+// The output object of a finished task, as the service sends it.
+std::string succeeded_output(const std::string &task_id, const std::vector<std::string> &urls) {
+  std::string list;
+  for (const std::string &url : urls) list += (list.empty() ? "\"" : ",\"") + url + "\"";
+  return R"({"task_id":")" + task_id + R"(","state":"succeeded","total_tokens":7,"result_urls":[)" +
+         list + "]}";
+}
+
+TEST(GenerationJobTransport, SeveralResultUrlsAreDownloadedInOrderWithTheKeyOnlyAtHome) {
+  SeenRequests elsewhere_seen;
+  const std::string second_clip(30000, '2');
+  LoopbackServer elsewhere([&](SoupServerMessage *message) {
+    elsewhere_seen.record(message);
+    answer(message, 200, "video/mp4", second_clip);
+  });
+  SeenRequests home_seen;
+  const std::string first_clip(40000, '1');
+  std::string home_url;
+  LoopbackServer home([&](SoupServerMessage *message) {
+    home_seen.record(message);
+    if (message_path(message) == "/api/v1/status/two-clips")
+      answer(message, 200, "application/json",
+             succeeded_output("two-clips",
+                              {home_url + "/files/0.mp4", elsewhere.url() + "/files/1.mp4"}));
+    else
+      answer(message, 200, "video/mp4", first_clip);
+  });
+  home_url = home.url();
+  ClientConfig config;
+  config.api_url = home.url();
+  config.api_key = kKey;
+  RecordingEvents events;
+  GenerationJob job(config, GenerationRequest{}, events);
+  job.set_attach_task_id("two-clips");
+  JobResult result = job.run();
+  ASSERT_EQ(result.files.size(), 2u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), first_clip);
+  EXPECT_EQ(read_whole(result.files[1]->path()), second_clip);
+  ASSERT_EQ(events.started.size(), 2u);
+  EXPECT_EQ(events.started[0].first, 0u);
+  EXPECT_EQ(events.started[1].first, 1u);
+  EXPECT_EQ(home_seen.count(), 2u);
+  EXPECT_TRUE(home_seen.authorization[0] && home_seen.authorization[1]);
+  EXPECT_EQ(elsewhere_seen.count(), 1u);
+  EXPECT_FALSE(elsewhere_seen.any_authorization());
+}
+
+TEST(GenerationJobTransport, SelfSignedServiceIsRefusedUnlessSslStrictIsOff) {
+  GTlsCertificate *certificate = self_signed_certificate();
+  ASSERT_NE(certificate, nullptr);
+  SeenRequests seen;
+  LoopbackServer service(
+      [&](SoupServerMessage *message) {
+        seen.record(message);
+        answer(message, 400, "application/json", R"({"detail":"prompt: reached over TLS"})");
+      },
+      nullptr, certificate);
+  g_object_unref(certificate);
+  ClientConfig config;
+  config.api_url = service.url();
+  config.api_key = kKey;
+  config.retries = 1;
+  GenerationRequest request;
+  request.prompt = "tls";
+  request.sync = false;
+  {
+    RecordingEvents events;
+    GenerationJob job(config, request, events);
+    ServiceError error = run_expecting_error(job);
+    EXPECT_EQ(error.kind, ErrorKind::OpenRead);
+    EXPECT_EQ(seen.count(), 0u);
+  }
+  config.ssl_strict = false;
+  RecordingEvents events;
+  GenerationJob job(config, request, events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Settings);
+  EXPECT_NE(std::string(error.what()).find("reached over TLS"), std::string::npos);
+  EXPECT_EQ(seen.count(), 1u);
+}
+
+TEST(GenerationJobTransport, RedirectFromHttpsToHttpIsRefused) {
+  GTlsCertificate *certificate = self_signed_certificate();
+  ASSERT_NE(certificate, nullptr);
+  SeenRequests plain_seen;
+  LoopbackServer plain([&](SoupServerMessage *message) {
+    plain_seen.record(message);
+    answer(message, 200, "video/mp4", std::string(1000, 'x'));
+  });
+  std::string service_url;
+  LoopbackServer service(
+      [&](SoupServerMessage *message) {
+        if (message_path(message) == "/api/v1/status/downgrade")
+          answer(message, 200, "application/json",
+                 succeeded_output("downgrade", {service_url + "/files/clip.mp4"}));
+        else
+          redirect(message, plain.url() + "/clip.mp4");
+      },
+      nullptr, certificate);
+  g_object_unref(certificate);
+  service_url = service.url();
+  ClientConfig config;
+  config.api_url = service.url();
+  config.api_key = kKey;
+  config.ssl_strict = false;
+  RecordingEvents events;
+  GenerationJob job(config, GenerationRequest{}, events);
+  job.set_attach_task_id("downgrade");
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::OpenRead);
+  EXPECT_NE(std::string(error.what()).find("https to plain http"), std::string::npos)
+      << error.what();
+  EXPECT_EQ(plain_seen.count(), 0u);
+}
+
+TEST(GenerationJobTransport, ConfiguredProxyCarriesTheRequests) {
+  SeenRequests seen;
+  LoopbackServer proxy([&](SoupServerMessage *message) {
+    seen.record(message);
+    answer(message, 400, "application/json", R"({"detail":"prompt: answered by the proxy"})");
+  });
+  ClientConfig config;
+  config.api_url = "http://see2ai.invalid";
+  config.api_key = kKey;
+  config.proxy = proxy.url();
+  GenerationRequest request;
+  request.prompt = "through a proxy";
+  request.sync = false;
+  RecordingEvents events;
+  GenerationJob job(config, request, events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Settings);
+  EXPECT_NE(std::string(error.what()).find("answered by the proxy"), std::string::npos);
+  ASSERT_EQ(seen.count(), 1u);
+  EXPECT_EQ(seen.paths[0], kSubmitPath);
 }
 
 TEST(GenerationJobPolicy, RetryAfterIsReadInSecondsAndAsAnHttpDate) {
