@@ -37,6 +37,7 @@ constexpr char kControlPath[] = "/_dev";
 constexpr char kNoteKey[] = "see2ai-request-note";
 constexpr char kGoneKey[] = "see2ai-client-gone";
 constexpr int kFetchThreads = 8;
+constexpr int kListenBacklog = 1024;
 // The share of the latency a task spends queued before it runs.
 constexpr int kQueuedPercent = 20;
 
@@ -148,6 +149,26 @@ std::string reshape_state(const std::string &output_json, const FaultRule &rule)
   std::string reshaped = node_to_text(json_parser_get_root(parser));
   g_object_unref(parser);
   return reshaped;
+}
+
+// Bound and listening with a backlog deep enough for hundreds of clients connecting at once
+// (GSocket's default of 10 makes the kernel reset connections under load).
+GSocket *listening_socket(const std::string &host, int port, GError **error) {
+  GInetAddress *address = g_inet_address_new_from_string(host.c_str());
+  if (!address) address = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *socket_address = g_inet_socket_address_new(address, static_cast<guint16>(port));
+  GSocket *socket = g_socket_new(g_inet_address_get_family(address), G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, error);
+  g_object_unref(address);
+  if (socket) {
+    g_socket_set_listen_backlog(socket, kListenBacklog);
+    if (!g_socket_bind(socket, socket_address, TRUE, error) || !g_socket_listen(socket, error)) {
+      g_object_unref(socket);
+      socket = nullptr;
+    }
+  }
+  g_object_unref(socket_address);
+  return socket;
 }
 
 struct SyncWaiter {
@@ -726,15 +747,11 @@ void DevServer::start() {
   g_main_context_push_thread_default(d.context);
   d.server = soup_server_new("server-header", "see2ai-devserver", nullptr);
   d.add_handlers();
-  GInetAddress *address = g_inet_address_new_from_string(d.options.host.c_str());
-  if (!address) address = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *socket_address =
-      g_inet_socket_address_new(address, static_cast<guint16>(d.options.port));
   GError *error = nullptr;
+  GSocket *socket = listening_socket(d.options.host, d.options.port, &error);
   gboolean listening =
-      soup_server_listen(d.server, socket_address, SoupServerListenOptions(0), &error);
-  g_object_unref(socket_address);
-  g_object_unref(address);
+      socket && soup_server_listen_socket(d.server, socket, SoupServerListenOptions(0), &error);
+  if (socket) g_object_unref(socket);
   if (listening) {
     GSList *uris = soup_server_get_uris(d.server);
     if (uris) d.port = g_uri_get_port(static_cast<GUri *>(uris->data));
