@@ -336,10 +336,16 @@ void DevServer::Impl::send(SoupServerMessage *message, HttpAnswer answer,
     raw_answer.cut_at = fault->cut_at;
     raw_answer.stall_after_headers = fault->stall_after_headers;
     raw_answer.rate = fault->rate;
+    // Taken over from an idle callback, not from inside the handler: stealing frees the message,
+    // which libsoup still reads after the handler returns.
+    if (!paused) soup_server_message_pause(message);
     RequestLog *request_log = log.get();
-    raw->answer(message, std::move(raw_answer), [request_log, record](int64_t bytes) mutable {
-      record.bytes_sent = bytes;
-      request_log->record_request(record);
+    MessageRef held(message);
+    run_on(context, [this, held, raw_answer = std::move(raw_answer), request_log, record] {
+      raw->answer(held.get(), raw_answer, [request_log, record](int64_t bytes) mutable {
+        record.bytes_sent = bytes;
+        request_log->record_request(record);
+      });
     });
     return;
   }
@@ -788,10 +794,11 @@ void DevServer::stop() {
   // Workers first: they hand results to the server context, which still runs meanwhile.
   d.fetchers.reset();
   d.renders.reset();
-  d.raw.reset();
   GMainLoop *loop = d.loop;
   run_on(d.context, [loop] { g_main_loop_quit(loop); });
   d.thread.join();
+  // After the server thread: no idle callback can hand it another connection now.
+  d.raw.reset();
   g_main_loop_unref(d.loop);
   d.loop = nullptr;
   g_main_context_unref(d.context);
