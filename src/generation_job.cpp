@@ -297,10 +297,24 @@ JobResult GenerationJob::Impl::run_steps() {
   }
 
   if (cache) cache->forget();
-  std::vector<std::shared_ptr<GrowingFile>> files = download_all(transport, output);
+  std::vector<std::shared_ptr<GrowingFile>> files;
+  try {
+    files = download_all(transport, output);
+  } catch (const ServiceError &e) {
+    // Results that are gone (expired after about a day) never come back: waiting on this task
+    // again is pointless, so the next run may submit anew.
+    if (cache && (e.http_status == 404 || e.http_status == 410)) cache->remove_journal();
+    throw;
+  }
   if (cache) {
-    cache->store(output);
-    cache->remove_journal();
+    try {
+      cache->store(output);
+      cache->remove_journal();
+    } catch (const std::exception &e) {
+      // The clip is here and paid for: play it. The journal stays, so the next run re-attaches
+      // and downloads again instead of submitting.
+      events.on_warning(std::string(e.what()) + "; the clip is not cached");
+    }
   }
   return JobResult{output, files, false};
 }
@@ -329,7 +343,14 @@ JobResult GenerationJob::Impl::from_cache(const TaskOutput &output, const ClipCa
 void GenerationJob::Impl::remember_task(const std::string &id, bool resumed) {
   task_id = id;
   // Written before any wait so that a run that dies from here on is resumed, not re-submitted.
-  if (cache && !resumed) cache->write_journal(id);
+  if (cache && !resumed) {
+    try {
+      cache->write_journal(id);
+    } catch (const std::exception &e) {
+      // The task is submitted and will be paid for: failing now would waste it.
+      events.on_warning(std::string(e.what()) + "; a run that dies now cannot be resumed");
+    }
+  }
   events.on_task_id(id, resumed);
 }
 

@@ -707,6 +707,14 @@ TEST_F(GenerationJobTest, CacheRefreshGeneratesAnew) {
   EXPECT_EQ(third.run().output.task_id, fresh.output.task_id);
 }
 
+bool journal_is_empty(const std::string &dir) {
+  GDir *journal = g_dir_open((dir + "/journal").c_str(), 0, nullptr);
+  if (!journal) return true;
+  bool empty = g_dir_read_name(journal) == nullptr;
+  g_dir_close(journal);
+  return empty;
+}
+
 TEST_F(GenerationJobTest, JournalOfADeadRunIsReattachedWithoutASecondSubmit) {
   std::string dir = make_temp_dir("job-journal");
   ClientConfig slow = config();
@@ -738,10 +746,45 @@ TEST_F(GenerationJobTest, JournalOfADeadRunIsReattachedWithoutASecondSubmit) {
   EXPECT_EQ(events.submits, 0);
   EXPECT_EQ(count_submits(*server_), posts_before);
   // The clip is in the cache now: the journal entry is gone, the next run reuses.
-  GDir *journal = g_dir_open((dir + "/journal").c_str(), 0, nullptr);
-  ASSERT_NE(journal, nullptr);
-  EXPECT_EQ(g_dir_read_name(journal), nullptr);
-  g_dir_close(journal);
+  EXPECT_TRUE(journal_is_empty(dir));
+}
+
+TEST_F(GenerationJobTest, FailedDownloadKeepsTheJournalSoTheNextRunDownloadsWithoutPaying) {
+  std::string dir = make_temp_dir("job-download-failed");
+  server_->add_faults(R"([{"match":"download","status":503,"times":-1}])");
+  ClientConfig few = config();
+  few.retries = 1;
+  {
+    RecordingEvents events;
+    GenerationJob job(few, request("download fails once"), events);
+    job.set_cache(dir, CacheMode::Reuse);
+    ServiceError error = run_expecting_error(job);
+    EXPECT_EQ(error.kind, ErrorKind::Failed);
+    EXPECT_EQ(error.http_status, 503);
+  }
+  EXPECT_FALSE(journal_is_empty(dir));
+  ClearFaults();
+  int posts_before = count_submits(*server_);
+  RecordingEvents events;
+  GenerationJob job(few, request("download fails once"), events);
+  job.set_cache(dir, CacheMode::Reuse);
+  JobResult result = job.run();
+  EXPECT_EQ(count_submits(*server_), posts_before);
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+  EXPECT_TRUE(journal_is_empty(dir));
+}
+
+TEST_F(GenerationJobTest, ResultsThatAreGoneEndTheJournalEntry) {
+  std::string dir = make_temp_dir("job-gone");
+  server_->add_faults(R"([{"match":"download","status":404,"body":"gone","times":-1}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("results gone"), events);
+  job.set_cache(dir, CacheMode::Reuse);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_EQ(error.http_status, 404);
+  EXPECT_TRUE(journal_is_empty(dir));
 }
 
 TEST_F(GenerationJobTest, CorruptJournalAndCacheEntriesAreIgnoredWithWarnings) {
