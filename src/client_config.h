@@ -11,12 +11,12 @@ struct ClientConfig {
   std::string api_key;
   std::string status_path = "/api/v1/status/{task_id}";
   std::string user_agent = "see2ai-gst/0.1";
-  std::string proxy;           // empty: system default
+  std::string proxy;  // empty: system default
   bool ssl_strict = true;
-  int retries = 5;             // for polls, downloads, provably-unsent submits, 429
-  int poll_interval_ms = 0;    // 0: adaptive (start short, back off)
-  int timeout_s = 900;         // submit to last byte of the download
-  int read_timeout_s = 30;     // silence on one network read
+  int retries = 5;           // for polls, downloads, provably-unsent submits, 429
+  int poll_interval_ms = 0;  // 0: adaptive (start short, back off)
+  int timeout_s = 900;       // submit to last byte of the download
+  int read_timeout_s = 30;   // silence on one network read
 };
 
 }  // namespace see2ai

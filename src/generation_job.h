@@ -22,13 +22,25 @@ class JobEvents {
  public:
   virtual ~JobEvents() = default;
   virtual void on_submitting() {}
-  // A task id is known (submitted, attached, or found in the journal).
-  virtual void on_task_id(const std::string &task_id, bool resumed) { (void)task_id; (void)resumed; }
+  // A task id is known (submitted, attached, or found in the journal). resumed: this run did not
+  // submit it (attached, journal, cache).
+  virtual void on_task_id(const std::string &task_id, bool resumed) {
+    (void)task_id;
+    (void)resumed;
+  }
   // Each state change, including the first answer. elapsed_ms: since submit/attach.
-  virtual void on_state(const TaskOutput &output, int64_t elapsed_ms) { (void)output; (void)elapsed_ms; }
+  virtual void on_state(const TaskOutput &output, int64_t elapsed_ms) {
+    (void)output;
+    (void)elapsed_ms;
+  }
+  // Damaged cache or journal entries, a cache that cannot be written, and the service's own
+  // `warnings` (each once per run).
   virtual void on_warning(const std::string &message) { (void)message; }
   // Download of result `index` started: the file grows while this runs (progressive decode).
-  virtual void on_download_started(size_t index, std::shared_ptr<GrowingFile> file) { (void)index; (void)file; }
+  virtual void on_download_started(size_t index, std::shared_ptr<GrowingFile> file) {
+    (void)index;
+    (void)file;
+  }
 };
 
 struct JobResult {
@@ -44,9 +56,17 @@ class GenerationJob {
   GenerationJob(const GenerationJob &) = delete;
   GenerationJob &operator=(const GenerationJob &) = delete;
 
-  // Attach to this task instead of submitting (no POST at all).
+  // Attach to this task instead of submitting (no POST at all). An attached task may belong to
+  // any request, so it is neither looked up in, nor stored to, the cache, and has no journal;
+  // on_task_id reports it with resumed=true.
   void set_attach_task_id(std::string task_id);
   // Cache directory (also holds the journal) and policy. Empty dir: no cache, no journal.
+  // Reuse: a finished clip of the same request is returned with no request at all (events:
+  // on_task_id(id, true), on_state(output, 0), on_download_started(i, complete file)).
+  // Refresh: no lookup, a new clip replaces the old one; the journal still re-attaches to a task
+  // of a run that died. Off: no cache and no journal; clips go to temporary files that are
+  // deleted with the last reference to their GrowingFile.
+  // The journal entry of a sync submit exists only once the POST has answered.
   void set_cache(std::string cache_dir, CacheMode mode);
 
   // Throws ServiceError; ErrorKind::Cancelled after cancel().
