@@ -44,9 +44,14 @@ constexpr int kQueuedPercent = 20;
 // What the request log needs about a service request beyond what the message itself holds.
 struct RequestNote {
   bool logged = false;  // answers taken over by RawResponder are logged there
+  bool body_written = false;
   std::optional<std::string> task_id;
   std::optional<std::string> fault;
 };
+
+void on_body_written(SoupServerMessage *, gpointer note) {
+  static_cast<RequestNote *>(note)->body_written = true;
+}
 
 RequestNote *note_of(SoupServerMessage *message) {
   auto *note = static_cast<RequestNote *>(g_object_get_data(G_OBJECT(message), kNoteKey));
@@ -54,6 +59,7 @@ RequestNote *note_of(SoupServerMessage *message) {
   note = new RequestNote;
   g_object_set_data_full(G_OBJECT(message), kNoteKey, note,
                          [](gpointer data) { delete static_cast<RequestNote *>(data); });
+  g_signal_connect(message, "wrote-body", G_CALLBACK(on_body_written), note);
   return note;
 }
 
@@ -242,6 +248,7 @@ struct DevServer::Impl {
 
   void send(SoupServerMessage *message, HttpAnswer answer, const std::optional<FaultRule> &fault,
             bool paused);
+  // An answer that never got out completely (the client went away) is logged as status 0.
   void log_finished(SoupServerMessage *message);
   std::optional<size_t> authorize(SoupServerMessage *message, const std::optional<FaultRule> &fault,
                                   bool paused);
@@ -289,6 +296,7 @@ void DevServer::Impl::add_handlers() {
   soup_server_add_handler(server, kFilesPath, on_file, this, nullptr);
   soup_server_add_handler(server, kControlPath, on_control, this, nullptr);
   soup_server_add_handler(server, nullptr, on_unknown, this, nullptr);
+  // libsoup reports any 500 as "aborted" too, so the note's body_written tells the cases apart.
   g_signal_connect(server, "request-finished", G_CALLBACK(on_request_done), this);
   g_signal_connect(server, "request-aborted", G_CALLBACK(on_request_done), this);
 }
@@ -296,15 +304,16 @@ void DevServer::Impl::add_handlers() {
 void DevServer::Impl::log_finished(SoupServerMessage *message) {
   auto *note = static_cast<RequestNote *>(g_object_get_data(G_OBJECT(message), kNoteKey));
   if (!note || note->logged) return;
+  bool aborted = !note->body_written;
   RequestRecord record;
   record.method = soup_server_message_get_method(message);
   record.path = request_path(message);
-  record.status = static_cast<int>(soup_server_message_get_status(message));
+  record.status = aborted ? 0 : static_cast<int>(soup_server_message_get_status(message));
   record.authorization = request_header(message, "Authorization") != nullptr;
   if (const char *range = request_header(message, "Range")) record.range = range;
   record.task_id = note->task_id;
   record.fault = note->fault;
-  if (record.method != "HEAD")
+  if (record.method != "HEAD" && !aborted)
     record.bytes_sent = soup_server_message_get_response_body(message)->length;
   log->record_request(record);
   note->logged = true;  // an abort signal after the finish must not log it twice
