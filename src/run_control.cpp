@@ -44,8 +44,14 @@ void RunControl::cancel() {
 
 StopReason RunControl::stop_reason() const {
   std::lock_guard<std::mutex> lock(mutex_);
+  return stop_reason_locked();
+}
+
+StopReason RunControl::stop_reason_locked() const {
   if (cancelled_) return StopReason::Cancelled;
-  if (deadline_passed_) return StopReason::DeadlinePassed;
+  // The clock decides, not the watchdog's wake-up, which may come a little late.
+  if (deadline_passed_ || (running_ && Clock::now() >= deadline_))
+    return StopReason::DeadlinePassed;
   return StopReason::None;
 }
 
@@ -54,9 +60,7 @@ StopReason RunControl::sleep_for(std::chrono::milliseconds duration) {
   Clock::time_point until = Clock::now() + duration;
   wake_.wait_until(lock, std::min(until, deadline_),
                    [&] { return cancelled_ || deadline_passed_ || Clock::now() >= until; });
-  if (cancelled_) return StopReason::Cancelled;
-  if (deadline_passed_ || Clock::now() >= deadline_) return StopReason::DeadlinePassed;
-  return StopReason::None;
+  return stop_reason_locked();
 }
 
 void RunControl::watch() {

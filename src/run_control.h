@@ -39,6 +39,7 @@ class RunControl {
 
  private:
   void watch();
+  StopReason stop_reason_locked() const;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
