@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -566,6 +568,29 @@ TEST_F(DevServerTest, FirstAndLastFrameImagesAreHonoured) {
   EXPECT_GT(last[2], 200);
 }
 
+TEST_F(DevServerTest, ReferenceImageFetchIsBoundedInRedirectsAndSize) {
+  DevServerProcess server;
+  write_file(server.output_dir() + "/huge.png", std::vector<uint8_t>(21 * 1024 * 1024, 0));
+  Reply too_big = submit(
+      server.url(), R"({"prompt":"p","first_frame_url":")" + server.url() + R"(/files/huge.png"})");
+  EXPECT_EQ(too_big.status, 400);
+  EXPECT_EQ(string_member(too_big.body, "field"), "first_frame_url");
+  EXPECT_NE(too_big.body.find("larger than"), std::string::npos) << too_big.body;
+
+  server.add_faults(R"([{"match":"download","times":-1,"redirect_to":")" + server.url() +
+                    R"(/files/loop.png"}])");
+  Reply looping = submit(
+      server.url(), R"({"prompt":"p","last_frame_url":")" + server.url() + R"(/files/loop.png"})");
+  EXPECT_EQ(looping.status, 400);
+  EXPECT_EQ(string_member(looping.body, "field"), "last_frame_url");
+  EXPECT_NE(looping.body.find("redirects"), std::string::npos) << looping.body;
+  int hops = 0;
+  for (const auto &line : server.request_log())
+    if (line.find("\"path\":\"/files/loop.png\"") != std::string::npos) ++hops;
+  EXPECT_EQ(hops, 4);  // the first request and 3 redirects followed, no more
+  EXPECT_EQ(tenants(server.url())[0].reserved, 0);
+}
+
 // ---- files, Range ------------------------------------------------------------------------------
 
 TEST_F(DevServerTest, FilesHaveContentLengthAndRanges) {
@@ -933,6 +958,43 @@ TEST_F(DevServerTest, TwoHundredConcurrentClientsLoseNothingAndBalancesStayExact
   for (const auto &line : server.request_log())
     if (line.find("\"event\":\"charge\"") != std::string::npos) ++charges;
   EXPECT_EQ(charges, kClients);
+}
+
+// ---- command line ------------------------------------------------------------------------------
+
+TEST_F(DevServerTest, CommandLinePrintsOneListeningLineAndExitsCleanlyOnSigterm) {
+  std::string dir = test::make_temp_dir("cli");
+  std::vector<std::string> argv = {test::devserver_binary(),  "--port",       "0", "--key",
+                                   std::string(kKey) + ":10", "--output-dir", dir};
+  std::vector<char *> cargv;
+  for (auto &arg : argv) cargv.push_back(arg.data());
+  cargv.push_back(nullptr);
+  GPid pid = 0;
+  gint out_fd = -1;
+  ASSERT_TRUE(g_spawn_async_with_pipes(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD,
+                                       nullptr, nullptr, &pid, nullptr, &out_fd, nullptr, nullptr));
+  FILE *out = fdopen(out_fd, "r");
+  char line[256] = {};
+  ASSERT_NE(fgets(line, sizeof line, out), nullptr);
+  std::string text = line;
+  const std::string prefix = "see2ai-devserver listening on http://127.0.0.1:";
+  EXPECT_EQ(text.rfind(prefix, 0), 0u) << text;
+  std::string url = text.substr(text.find("http://"));
+  url.pop_back();  // '\n'
+  EXPECT_EQ(get(url + "/_dev/tenants").status, 200);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  g_spawn_close_pid(pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(fgets(line, sizeof line, out), nullptr);  // exactly one line
+  fclose(out);
+
+  std::string command = test::devserver_binary() + " --port 0 2>/dev/null";
+  int without_key = system(command.c_str());
+  EXPECT_TRUE(WIFEXITED(without_key));
+  EXPECT_EQ(WEXITSTATUS(without_key), 2);
 }
 
 // ---- in-process --------------------------------------------------------------------------------
