@@ -121,19 +121,20 @@ int main(int argc, char **argv) {
 
   // libav's per-clip encoder statistics would drown the server's own output.
   av_log_set_level(AV_LOG_ERROR);
+  // Signals are caught before the URL is printed: whoever reads it may stop the server at once.
+  GMainLoop *loop = g_main_loop_new(nullptr, FALSE);
+  g_unix_signal_add(SIGTERM, quit_loop, loop);
+  g_unix_signal_add(SIGINT, quit_loop, loop);
   see2ai::dev::DevServer server(options);
   try {
     server.start();
   } catch (const std::exception &e) {
     fprintf(stderr, "see2ai-devserver: %s\n", e.what());
+    g_main_loop_unref(loop);
     return 1;
   }
   printf("see2ai-devserver listening on %s\n", server.base_url().c_str());
   fflush(stdout);
-
-  GMainLoop *loop = g_main_loop_new(nullptr, FALSE);
-  g_unix_signal_add(SIGTERM, quit_loop, loop);
-  g_unix_signal_add(SIGINT, quit_loop, loop);
   g_main_loop_run(loop);
   g_main_loop_unref(loop);
   server.stop();
