@@ -208,6 +208,9 @@ class LoopbackServer {
       if (port_ > 0) g_main_loop_run(loop_);
       soup_server_disconnect(server_);
       g_object_unref(server_);
+      // Closing connections finishes in callbacks on this context.
+      while (g_main_context_iteration(context_, FALSE)) {
+      }
       g_main_loop_unref(loop_);
       g_main_context_pop_thread_default(context_);
       g_main_context_unref(context_);
