@@ -1,5 +1,6 @@
 // Contract tests of see2ai-devserver: the real binary (and DevServer in-process) over real HTTP on
 // loopback, with the rendered MP4s opened by libav.
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -576,6 +577,7 @@ TEST_F(DevServerTest, ReferenceImageFetchIsBoundedInRedirectsAndSize) {
   EXPECT_EQ(too_big.status, 400);
   EXPECT_EQ(string_member(too_big.body, "field"), "first_frame_url");
   EXPECT_NE(too_big.body.find("larger than"), std::string::npos) << too_big.body;
+  g_remove((server.output_dir() + "/huge.png").c_str());
 
   server.add_faults(R"([{"match":"download","times":-1,"redirect_to":")" + server.url() +
                     R"(/files/loop.png"}])");
