@@ -70,8 +70,13 @@ class MessageRef {
       : message_(SOUP_SERVER_MESSAGE(g_object_ref(message))) {}
   MessageRef(const MessageRef &other)
       : message_(SOUP_SERVER_MESSAGE(g_object_ref(other.message_))) {}
+  // Moving lets a worker hand its reference back to the server thread, so the last unref (which
+  // may finalize the message) never happens on a worker.
+  MessageRef(MessageRef &&other) noexcept : message_(other.message_) { other.message_ = nullptr; }
   MessageRef &operator=(const MessageRef &) = delete;
-  ~MessageRef() { g_object_unref(message_); }
+  ~MessageRef() {
+    if (message_) g_object_unref(message_);
+  }
   SoupServerMessage *get() const { return message_; }
 
  private:
@@ -427,7 +432,7 @@ void DevServer::Impl::fetch_reference_frames(SoupServerMessage *message, Accepte
   g_signal_connect(message, "disconnected", G_CALLBACK(on_client_gone), nullptr);
   MessageRef held(message);
   auto shared = std::make_shared<AcceptedSubmit>(std::move(submit));
-  fetchers->post([this, held, shared] {
+  fetchers->post([this, held = std::move(held), shared]() mutable {
     std::optional<FieldError> failure;
     const std::pair<const char *, std::optional<std::string> *> frames[] = {
         {"first_frame_url", &shared->request.first_frame_url},
@@ -444,7 +449,7 @@ void DevServer::Impl::fetch_reference_frames(SoupServerMessage *message, Accepte
         break;
       }
     }
-    run_on(context, [this, held, shared, failure] {
+    run_on(context, [this, held = std::move(held), shared, failure] {
       if (failure) {
         ledger.release(shared->tenant, shared->price.total_tokens);
         if (!g_object_get_data(G_OBJECT(held.get()), kGoneKey))
@@ -474,7 +479,10 @@ void DevServer::Impl::start_task(SoupServerMessage *message, AcceptedSubmit subm
 
   int latency = options.latency_ms > 0 ? options.latency_ms : 0;
   run_after(context, latency * kQueuedPercent / 100, [this, id] { enter_running(id); });
-  run_after(context, latency, [this, id] { try_finish(id); });
+  run_after(context, latency, [this, id] {
+    if (Task *due = tasks.find(id)) due->latency_passed = true;
+    try_finish(id);
+  });
 
   if (!task.forced_outcome) {
     RenderSpec spec;
@@ -533,7 +541,7 @@ void DevServer::Impl::enter_running(const std::string &task_id) {
 void DevServer::Impl::try_finish(const std::string &task_id) {
   Task *task = tasks.find(task_id);
   if (!task || is_terminal(task->state)) return;
-  if (log->elapsed_ms() - task->submitted_ms < options.latency_ms) return;
+  if (!task->latency_passed) return;
   enter_running(task_id);
   if (task->forced_outcome) {
     if (*task->forced_outcome == "expired")

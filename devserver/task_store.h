@@ -26,6 +26,7 @@ struct Task {
   std::optional<std::string> error_message;
   int64_t submitted_ms = 0;
   std::optional<int64_t> finished_ms;
+  bool latency_passed = false;  // set by the task's timer, not by comparing clock readings
   bool render_done = false;
   std::string render_error;
   std::string result_url;
