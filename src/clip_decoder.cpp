@@ -222,7 +222,8 @@ void ClipDecoder::Impl::open(int threads) {
   io.reset(raw_io);
 
   const AVInputFormat *input_format = nullptr;
-  int ret = av_probe_input_buffer2(io.get(), &input_format, source->path().c_str(), nullptr, 0,
+  // No file name: the ".mp4" a download is saved under must not make a web page pass for an MP4.
+  int ret = av_probe_input_buffer2(io.get(), &input_format, "", nullptr, 0,
                                    static_cast<unsigned>(kProbeBytes));
   if (ret < 0) {
     if (source->cancelled()) throw MediaError(false, "cancelled");
@@ -238,8 +239,15 @@ void ClipDecoder::Impl::open(int threads) {
   raw_format->interrupt_callback.opaque = this;
   raw_format->probesize = kProbeBytes;
   raw_format->max_analyze_duration = kAnalyzeMicroseconds;
+  // Without the total size the MP4 demuxer cannot tell that the mdat it found is the last box and
+  // would read on to the end of the file. Reading the header as a stream stops at the first mdat
+  // after the moov; a moov at the end is still found by reading through the mdat. Seeking is
+  // switched back on once the header is read.
+  const bool size_unknown = !source->known_size().has_value();
+  if (size_unknown) io->seekable = 0;
   // avformat_open_input frees the context itself when it fails.
   ret = avformat_open_input(&raw_format, source->path().c_str(), input_format, nullptr);
+  io->seekable = AVIO_SEEKABLE_NORMAL;
   if (ret < 0) {
     std::string container = input_format->long_name ? input_format->long_name : input_format->name;
     throw_demux_error("the clip is damaged or incomplete: its " + container +

@@ -57,13 +57,13 @@ int64_t GrowingFile::read_at(uint64_t offset, uint8_t *buffer, size_t size) {
   int fd = -1;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    const uint64_t wanted_end = offset + size;
-    cond_.wait(lock, [&] {
-      return cancelled_ || !error_.empty() || complete_ || available_ >= wanted_end;
-    });
+    // Handing over what is there at once, rather than waiting for all of `size`, lets a demuxer
+    // that asked for a whole buffer go on with the few bytes it needs now.
+    cond_.wait(lock,
+               [&] { return cancelled_ || !error_.empty() || complete_ || available_ > offset; });
     if (cancelled_ || !error_.empty()) return -1;
     if (offset >= available_) return 0;
-    end = std::min(wanted_end, available_);
+    end = std::min(offset + size, available_);
     if (fd_ < 0) {
       fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd_ < 0) {

@@ -27,9 +27,9 @@ class GrowingFile {
   void finish();                          // the file is complete
   void fail(const std::string &reason);   // the download failed for good
 
-  // Reader side: reads up to `size` bytes at `offset`. Waits until all of them are there, or the
-  // file is finished (then a short read, 0 at the end). Returns bytes read; -1 on cancel or
-  // failure (see error()), even when the bytes are already there.
+  // Reader side: reads up to `size` bytes at `offset`. Waits until at least one of them is there
+  // (like read(2) on a pipe: the caller loops for the rest), or the file is finished (0 at the
+  // end). Returns bytes read; -1 on cancel or failure (see error()), even when bytes are there.
   int64_t read_at(uint64_t offset, uint8_t *buffer, size_t size);
   // The total size once known (Content-Length or finished), else nothing. Does not wait.
   std::optional<uint64_t> known_size() const;
