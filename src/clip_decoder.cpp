@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <new>
 
@@ -11,6 +12,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/error.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 }
 
@@ -125,16 +127,20 @@ struct ClipDecoder::Impl {
   FramePtr frame{av_frame_alloc()};
   std::deque<DecodedFrame> ready;
   bool demux_ended = false;
+  bool streamed = false;        // opened while downloading: see open()
   int64_t trim_before_ns = -1;  // accurate seek target; -1 when nothing is to be trimmed
 
   static int read_callback(void *opaque, uint8_t *buffer, int size);
   static int64_t seek_callback(void *opaque, int64_t offset, int whence);
   static int interrupt_callback(void *opaque);
 
+  void throw_if_interrupted() const;
   [[noreturn]] void throw_demux_error(const std::string &what, int code) const;
   void open(int threads);
   std::string describe_unrecognised_input() const;
   void open_decoder(StreamDecoder &stream, int threads);
+  bool read_exact(uint64_t offset, uint8_t *buffer, size_t size) const;
+  bool is_fragmented_mp4() const;
   ClipInfo describe() const;
   std::optional<DecodedFrame> next();
   void decode_packet(StreamDecoder &stream);
@@ -188,10 +194,17 @@ int ClipDecoder::Impl::interrupt_callback(void *opaque) {
   return static_cast<Impl *>(opaque)->source->cancelled() ? 1 : 0;
 }
 
-void ClipDecoder::Impl::throw_demux_error(const std::string &what, int code) const {
+// A wait that ended because of cancel() or a failed download is reported as that, whatever
+// error code it turned into inside libav.
+void ClipDecoder::Impl::throw_if_interrupted() const {
   if (source->cancelled()) throw MediaError(false, "cancelled");
-  if (code == AVERROR(EIO) && !source->error().empty())
-    throw MediaError(false, "the download of the clip failed: " + source->error());
+  const std::string download_error = source->error();
+  if (!download_error.empty())
+    throw MediaError(false, "the download of the clip failed: " + download_error);
+}
+
+void ClipDecoder::Impl::throw_demux_error(const std::string &what, int code) const {
+  throw_if_interrupted();
   throw MediaError(false, what + " (" + av_error_text(code) + ")");
 }
 
@@ -226,8 +239,7 @@ void ClipDecoder::Impl::open(int threads) {
   int ret = av_probe_input_buffer2(io.get(), &input_format, "", nullptr, 0,
                                    static_cast<unsigned>(kProbeBytes));
   if (ret < 0) {
-    if (source->cancelled()) throw MediaError(false, "cancelled");
-    if (ret == AVERROR(EIO) && !source->error().empty()) throw_demux_error("", ret);
+    throw_if_interrupted();
     throw MediaError(false, describe_unrecognised_input() + " (" + av_error_text(ret) + ")");
   }
 
@@ -239,15 +251,16 @@ void ClipDecoder::Impl::open(int threads) {
   raw_format->interrupt_callback.opaque = this;
   raw_format->probesize = kProbeBytes;
   raw_format->max_analyze_duration = kAnalyzeMicroseconds;
-  // Without the total size the MP4 demuxer cannot tell that the mdat it found is the last box and
-  // would read on to the end of the file. Reading the header as a stream stops at the first mdat
-  // after the moov; a moov at the end is still found by reading through the mdat. Seeking is
-  // switched back on once the header is read.
-  const bool size_unknown = !source->known_size().has_value();
-  if (size_unknown) io->seekable = 0;
+  // While the download runs, the I/O context says it is not seekable (the seek callback still
+  // works for any offset): on a seekable input the MP4 demuxer reads every top-level box at open
+  // (all fragments of a fragmented MP4, everything up to an mdat it cannot prove is the last),
+  // which would wait for the whole download. Streamed, it stops at the first mdat and reads
+  // fragments as it plays; forward jumps are read through, backward jumps use the callback.
+  // A clip already whole is opened seekable, exactly as libav opens a file.
+  streamed = !source->complete();
+  io->seekable = streamed ? 0 : AVIO_SEEKABLE_NORMAL;
   // avformat_open_input frees the context itself when it fails.
   ret = avformat_open_input(&raw_format, source->path().c_str(), input_format, nullptr);
-  io->seekable = AVIO_SEEKABLE_NORMAL;
   if (ret < 0) {
     std::string container = input_format->long_name ? input_format->long_name : input_format->name;
     throw_demux_error("the clip is damaged or incomplete: its " + container +
@@ -301,6 +314,47 @@ void ClipDecoder::Impl::open_decoder(StreamDecoder &stream, int threads) {
   stream.drained = false;
 }
 
+bool ClipDecoder::Impl::read_exact(uint64_t offset, uint8_t *buffer, size_t size) const {
+  size_t done = 0;
+  while (done < size) {
+    int64_t got = source->read_at(offset + done, buffer + done, size - done);
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+// True when the moov holds an mvex box (movie fragments follow). Only called once the demuxer
+// has read the moov, so every byte looked at here is already on disk.
+bool ClipDecoder::Impl::is_fragmented_mp4() const {
+  if (std::strcmp(format->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") != 0) return false;
+  auto box_at = [this](uint64_t offset, uint64_t *size, uint32_t *type) {
+    uint8_t header[16];
+    if (!read_exact(offset, header, 8)) return false;
+    *size = AV_RB32(header);
+    *type = AV_RL32(header + 4);
+    if (*size == 1) {
+      if (!read_exact(offset + 8, header + 8, 8)) return false;
+      *size = AV_RB64(header + 8);
+    }
+    return *size >= 8;
+  };
+  constexpr int kMaxBoxes = 64;
+  uint64_t offset = 0, size = 0;
+  uint32_t type = 0;
+  for (int i = 0; i < kMaxBoxes && box_at(offset, &size, &type); ++i, offset += size) {
+    if (type != MKTAG('m', 'o', 'o', 'v')) continue;
+    const uint64_t moov_end = offset + size;
+    uint64_t child = offset + 8;
+    for (int j = 0; j < kMaxBoxes && child < moov_end && box_at(child, &size, &type); ++j) {
+      if (type == MKTAG('m', 'v', 'e', 'x')) return true;
+      child += size;
+    }
+    return false;
+  }
+  return false;
+}
+
 ClipInfo ClipDecoder::Impl::describe() const {
   ClipInfo info;
   if (video.codec) {
@@ -317,8 +371,7 @@ ClipInfo ClipDecoder::Impl::describe() const {
       v.fps_num = rate.num;
       v.fps_den = rate.den;
     }
-    AVRational par =
-        av_guess_sample_aspect_ratio(format.get(), const_cast<AVStream *>(video.stream), nullptr);
+    AVRational par = av_guess_sample_aspect_ratio(format.get(), video.stream, nullptr);
     if (is_valid(par)) {
       av_reduce(&v.par_num, &v.par_den, par.num, par.den, 1 << 30);
     }
@@ -342,9 +395,11 @@ ClipInfo ClipDecoder::Impl::describe() const {
     a.codec_name = avcodec_get_name(params->codec_id);
     info.audio = a;
   }
-  // A duration guessed from the bit rate is not worth reporting as the clip's length.
+  // A duration guessed from the bit rate is not worth reporting as the clip's length, nor the
+  // length of the first fragment of a fragmented MP4 opened while it downloads.
   if (format->duration != AV_NOPTS_VALUE &&
-      format->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
+      format->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
+      !(streamed && is_fragmented_mp4()))
     info.duration_ns = av_rescale_q(format->duration, AV_TIME_BASE_Q, kNanoseconds);
   info.container = format->iformat->long_name ? format->iformat->long_name : format->iformat->name;
   return info;
@@ -378,8 +433,11 @@ std::optional<DecodedFrame> ClipDecoder::Impl::next() {
 
 void ClipDecoder::Impl::decode_packet(StreamDecoder &stream) {
   ++stream.packets_sent;
-  // Every send is followed by receiving all output, so the decoder never refuses input (EAGAIN).
   int ret = avcodec_send_packet(stream.codec.get(), packet.get());
+  if (ret == AVERROR(EAGAIN)) {
+    receive_frames(stream);
+    ret = avcodec_send_packet(stream.codec.get(), packet.get());
+  }
   if (ret < 0) {
     note_decode_error(stream, ret);
     return;

@@ -70,10 +70,12 @@ struct MediaError : std::runtime_error {
   bool decode;
 };
 
+// One thread drives a ClipDecoder; any thread may cancel its waits through source->cancel().
 class ClipDecoder {
  public:
-  // Opens and probes the input (waits for bytes as needed). Throws MediaError; returns nothing
-  // useful after source->cancel() (throws MediaError with message "cancelled", see cancelled()).
+  // Opens and probes the input (waits for bytes as needed: with the moov at the end, for the whole
+  // file). Throws MediaError; returns nothing useful after source->cancel() (throws MediaError
+  // with message "cancelled", see cancelled()). `threads`: decoder threads, 0 = one per core.
   explicit ClipDecoder(std::shared_ptr<GrowingFile> source, int threads = 0);
   ~ClipDecoder();
   ClipDecoder(const ClipDecoder &) = delete;
@@ -85,8 +87,10 @@ class ClipDecoder {
   // nothing at the end of both streams. Throws MediaError.
   std::optional<DecodedFrame> next();
 
-  // Seeks both streams to `position_ns`. `accurate`: frames before the target are dropped (video
-  // and audio, audio trimmed to the sample); else starts at the key frame at or before it.
+  // Seeks both streams to `position_ns`. `accurate`: output starts with the picture on screen at
+  // the target (pts <= target < pts + duration) and with sound cut to the sample at the target;
+  // else both start at the key frame at or before it. Also the way to go on after a cancel:
+  // source->reset_cancel(), then seek(). A target past what is downloaded makes next() wait.
   void seek(int64_t position_ns, bool accurate);
 
   bool cancelled() const;
