@@ -612,6 +612,32 @@ TEST_F(GenerationJobTest, StatusErrorsBeyondTheRetryBudgetFail) {
   EXPECT_FALSE(error.task_id.empty());
 }
 
+TEST_F(GenerationJobTest, RateLimitedSubmitIsRepeatedThenEndsBusy) {
+  server_->add_faults(R"([{"match":"submit","status":429,"times":-1}])");
+  ClientConfig few = config();
+  few.retries = 1;
+  RecordingEvents events;
+  int posts_before = count_submits(*server_);
+  GenerationJob job(few, request("rate limited"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Busy);
+  EXPECT_EQ(error.http_status, 429);
+  // A 429 is a refusal before any work: one repeat is what retries=1 allows.
+  EXPECT_EQ(count_submits(*server_), posts_before + 2);
+}
+
+TEST_F(GenerationJobTest, CancelBeforeRunMakesNoRequest) {
+  size_t log_size = read_log(*server_).size();
+  RecordingEvents events;
+  GenerationJob job(config(), request("cancelled early"), events);
+  job.cancel();
+  job.cancel();
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+  EXPECT_EQ(events.submits, 0);
+  EXPECT_EQ(read_log(*server_).size(), log_size);
+}
+
 TEST_F(GenerationJobTest, SubmitCutAfterSendingIsNotResent) {
   server_->add_faults(R"([{"match":"submit","drop_connection":true}])");
   RecordingEvents events;
