@@ -323,6 +323,7 @@ JobResult GenerationJob::Impl::from_cache(const TaskOutput &output, const ClipCa
   task_id = output.task_id;
   state_text = output.state_text;
   events.on_task_id(output.task_id, true);
+  events.on_cache_hit(output);
   events.on_state(output, 0);
   JobResult result{output, {}, true};
   for (size_t i = 0; i < output.result_urls.size(); ++i) {

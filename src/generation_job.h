@@ -33,6 +33,8 @@ class JobEvents {
     (void)output;
     (void)elapsed_ms;
   }
+  // The clip comes from the cache (no request at all); on_state(output, 0) follows.
+  virtual void on_cache_hit(const TaskOutput &output) { (void)output; }
   // Damaged cache or journal entries, a cache that cannot be written, and the service's own
   // `warnings` (each once per run).
   virtual void on_warning(const std::string &message) { (void)message; }

@@ -140,6 +140,9 @@ class RecordingEvents : public JobEvents {
       elapsed.push_back(elapsed_ms);
     });
   }
+  void on_cache_hit(const TaskOutput &output) override {
+    note([&] { cache_hits.push_back(output.task_id); });
+  }
   void on_warning(const std::string &message) override {
     note([&] { warnings.push_back(message); });
   }
@@ -160,6 +163,7 @@ class RecordingEvents : public JobEvents {
   std::vector<TaskState> states;
   std::vector<int64_t> elapsed;
   std::vector<std::string> warnings;
+  std::vector<std::string> cache_hits;
   std::vector<std::pair<size_t, std::shared_ptr<GrowingFile>>> started;
 
  private:
@@ -712,6 +716,12 @@ TEST_F(GenerationJobTest, CacheReuseServesTheSecondRunWithoutAnyRequest) {
   EXPECT_TRUE(reused.files[0]->complete());
   EXPECT_EQ(read_whole(reused.files[0]->path()), read_whole(made.files[0]->path()));
   EXPECT_EQ(read_log(*server_).size(), log_size);
+  EXPECT_TRUE(first_events.cache_hits.empty());
+  EXPECT_EQ(events.cache_hits, std::vector<std::string>{made.output.task_id});
+  ASSERT_EQ(events.states.size(), 1u);
+  EXPECT_EQ(events.states[0], TaskState::Succeeded);
+  ASSERT_EQ(events.started.size(), 1u);
+  EXPECT_EQ(events.started[0].second, reused.files[0]);
 }
 
 TEST_F(GenerationJobTest, CacheRefreshGeneratesAnew) {
