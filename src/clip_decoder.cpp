@@ -129,6 +129,7 @@ struct ClipDecoder::Impl {
   bool demux_ended = false;
   bool streamed = false;        // opened while downloading: see open()
   int64_t trim_before_ns = -1;  // accurate seek target; -1 when nothing is to be trimmed
+  bool read_from_start = true;  // no seek yet: every packet of the index must come by
 
   static int read_callback(void *opaque, uint8_t *buffer, int size);
   static int64_t seek_callback(void *opaque, int64_t offset, int whence);
@@ -148,6 +149,7 @@ struct ClipDecoder::Impl {
   void receive_frames(StreamDecoder &stream);
   void note_decode_error(StreamDecoder &stream, int code);
   void check_decoded_something(const StreamDecoder &stream) const;
+  void check_not_truncated() const;
   void emit(StreamDecoder &stream);
   bool trim_audio_front(int64_t *pts_ns, int64_t *duration_ns);
   void seek(int64_t position_ns, bool accurate);
@@ -290,6 +292,12 @@ void ClipDecoder::Impl::open_decoder(StreamDecoder &stream, int threads) {
   const AVCodecParameters *params = stream.stream->codecpar;
   const std::string codec_name = avcodec_get_name(params->codec_id);
   const AVCodec *codec = avcodec_find_decoder(params->codec_id);
+  if (!codec && params->codec_id == AV_CODEC_ID_NONE) {
+    char fourcc[AV_FOURCC_MAX_STRING_SIZE] = {};
+    av_fourcc_make_string(fourcc, params->codec_tag);
+    throw MediaError(true, std::string("the ") + track_name(stream.kind) +
+                               " track uses a codec libav does not know (fourcc '" + fourcc + "')");
+  }
   if (!codec)
     throw MediaError(true, std::string("the ") + track_name(stream.kind) + " track uses " +
                                codec_name + ", for which no decoder is installed");
@@ -416,6 +424,7 @@ std::optional<DecodedFrame> ClipDecoder::Impl::next() {
     int ret = av_read_frame(format.get(), packet.get());
     if (ret == AVERROR_EOF) {
       demux_ended = true;
+      check_not_truncated();
       continue;
     }
     if (ret < 0) throw_demux_error("reading the clip failed", ret);
@@ -491,6 +500,15 @@ void ClipDecoder::Impl::check_decoded_something(const StreamDecoder &stream) con
                                " track cannot be decoded: not one of its " +
                                std::to_string(stream.packets_sent) +
                                " packets gave a picture or sound");
+}
+
+// libav ends a clip whose data stops early as if it were complete; the index knows better.
+void ClipDecoder::Impl::check_not_truncated() const {
+  if (!read_from_start || !video.stream || video.stream->nb_frames <= 0) return;
+  if (video.packets_sent < video.stream->nb_frames)
+    throw MediaError(
+        false, "the clip is truncated: its index lists " + std::to_string(video.stream->nb_frames) +
+                   " pictures but the data ends after " + std::to_string(video.packets_sent));
 }
 
 void ClipDecoder::Impl::emit(StreamDecoder &stream) {
@@ -574,6 +592,7 @@ void ClipDecoder::Impl::seek(int64_t position_ns, bool accurate) {
   av_packet_unref(packet.get());
   demux_ended = false;
   trim_before_ns = accurate ? position_ns : -1;
+  read_from_start = false;
   for (StreamDecoder *stream : {&video, &audio}) {
     if (!stream->codec) continue;
     avcodec_flush_buffers(stream->codec.get());

@@ -3,6 +3,7 @@
 // file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -743,6 +744,13 @@ TEST(ClipDecoderSeek, KeyUnitSeekStartsAtAKeyFrameBeforeTheTarget) {
             reference.video.checksum_at.at(first_video->pts_ns));
 }
 
+TEST(ClipDecoderSeek, AccurateSeekPastTheEndGivesNothing) {
+  ClipDecoder decoder(whole_file(seekable_clip()));
+  decoder.seek(10 * kSecond, true);
+  EXPECT_FALSE(decoder.next().has_value());
+  EXPECT_FALSE(decoder.next().has_value());
+}
+
 TEST(ClipDecoderSeek, SeekBackToStartAfterTheEndRepeatsTheOutput) {
   const std::string path = seekable_clip();
   ClipDecoder decoder(whole_file(path));
@@ -852,6 +860,28 @@ TEST(ClipDecoderBadMedia, TruncatedMoovAtEndFileIsADemuxError_n) {
   MediaError error = open_and_decode_expecting_error(write_bytes("truncated.mp4", bytes));
   EXPECT_FALSE(error.decode);
   EXPECT_NE(std::string(error.what()).find("moov"), std::string::npos) << error.what();
+}
+
+TEST(ClipDecoderBadMedia, TruncatedFaststartFileIsADemuxError_n) {
+  std::vector<uint8_t> bytes = read_bytes(seekable_clip());
+  bytes.resize(bytes.size() * 6 / 10);
+  MediaError error = open_and_decode_expecting_error(write_bytes("truncated-faststart.mp4", bytes));
+  EXPECT_FALSE(error.decode);
+  EXPECT_NE(std::string(error.what()).find("truncated"), std::string::npos) << error.what();
+}
+
+TEST(ClipDecoderBadMedia, UnknownVideoCodecIsADecodeError_n) {
+  std::vector<uint8_t> bytes = read_bytes(seekable_clip());
+  auto [moov_offset, moov_size] = find_atom(bytes, "moov");
+  const auto moov_begin = bytes.begin() + static_cast<ptrdiff_t>(moov_offset);
+  const char avc1[] = "avc1";
+  auto sample_entry =
+      std::search(moov_begin, moov_begin + static_cast<ptrdiff_t>(moov_size), avc1, avc1 + 4);
+  ASSERT_NE(sample_entry, moov_begin + static_cast<ptrdiff_t>(moov_size));
+  std::copy_n("zzzz", 4, sample_entry);
+  MediaError error = open_and_decode_expecting_error(write_bytes("unknown-codec.mp4", bytes));
+  EXPECT_TRUE(error.decode) << error.what();
+  EXPECT_NE(std::string(error.what()).find("zzzz"), std::string::npos) << error.what();
 }
 
 TEST(ClipDecoderBadMedia, MissingMoovIsADemuxError_n) {
