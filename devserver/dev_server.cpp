@@ -1,6 +1,5 @@
 #include "dev_server.h"
 
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 

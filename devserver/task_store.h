@@ -39,7 +39,6 @@ class TaskStore {
   std::string new_id();
   Task &add(Task task);
   Task *find(const std::string &id);
-  size_t size() const { return tasks_.size(); }
 
  private:
   std::mt19937_64 random_;
