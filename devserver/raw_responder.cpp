@@ -13,7 +13,11 @@ std::string head_of(const RawAnswer &answer) {
                      (reason && *reason ? reason : "Status") + "\r\n";
   for (const auto &[name, value] : answer.headers) head += name + ": " + value + "\r\n";
   head += "Content-Length: " + std::to_string(answer.body.size()) + "\r\n";
-  head += "Connection: close\r\n\r\n";
+  // A cut answer must look like the network failing: with "Connection: close" libsoup takes the
+  // early close for the end of a short body. A whole answer says it so no client reuses the
+  // connection this writer closes.
+  bool cut_short = answer.cut_at && *answer.cut_at < static_cast<int64_t>(answer.body.size());
+  head += cut_short ? "\r\n" : "Connection: close\r\n\r\n";
   return head;
 }
 
