@@ -1,7 +1,9 @@
 #include "clip_cache.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <unistd.h>
 
 #include <stdexcept>
 
@@ -42,6 +44,16 @@ void ClipCache::prepare() const {
 
 std::string ClipCache::clip_path(size_t index) const {
   return dir_ + "/clips/" + key_ + "-" + std::to_string(index) + ".mp4";
+}
+
+std::shared_ptr<GrowingFile> ClipCache::create_clip(size_t index) const {
+  // An older clip at the path is unlinked, not truncated: a reader still playing it keeps it.
+  std::string path = clip_path(index);
+  g_remove(path.c_str());
+  int fd = g_open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot create " + path);
+  close(fd);
+  return std::make_shared<GrowingFile>(path);
 }
 
 std::string ClipCache::entry_path() const {

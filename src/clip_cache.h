@@ -3,9 +3,11 @@
 // output, written last: it marks the entry complete), <dir>/journal/<key>.json ({"task_id": ...}).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "growing_file.h"
 #include "task_output.h"
 
 namespace see2ai {
@@ -18,6 +20,8 @@ class ClipCache {
   void prepare() const;
 
   std::string clip_path(size_t index) const;
+  // An empty file at clip_path(index) for a download. Throws std::runtime_error.
+  std::shared_ptr<GrowingFile> create_clip(size_t index) const;
 
   // The output of a finished clip whose files are all present. Nothing on a miss; a damaged entry
   // is a miss too, described in *problem.

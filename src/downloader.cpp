@@ -1,3 +1,5 @@
+#define G_LOG_DOMAIN "see2ai"
+
 #include "downloader.h"
 
 #include <fcntl.h>
@@ -141,8 +143,7 @@ void Downloader::download(const std::string &url, GrowingFile &file,
       throw ServiceError(failure_kind,
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
                          failure_status);
-    if (control_.sleep_for(policy_.delay(failures, retry_after)) != StopReason::None)
-      throw TransportError(TransportFailure::Stopped, "stopped while waiting to retry");
+    control_.sleep_or_throw(policy_.delay(failures, retry_after));
   }
   writer.truncate_to(written);
   if (written > announced) file.advance(written);

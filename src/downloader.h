@@ -18,8 +18,8 @@ class Downloader {
   Downloader(HttpTransport &transport, RunControl &control, const RetryPolicy &policy);
 
   // Fills `file` (whose path exists) from `url` and finishes it. `started` runs once, right before
-  // the first body bytes are read. Throws ServiceError or TransportError; `file` is left
-  // unfinished.
+  // the first body bytes are read. Throws ServiceError, TransportError or RunStopped; `file` is
+  // left unfinished.
   void download(const std::string &url, GrowingFile &file, const std::function<void()> &started);
 
  private:

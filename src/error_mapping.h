@@ -1,6 +1,8 @@
-// ErrorMapping: which failures are worth another attempt and which ErrorKind a final one gets,
-// for HTTP statuses (API-NOTES "HTTP errors") and for transport failures.
+// ErrorMapping: which failures are worth another attempt, which ErrorKind a final one gets and how
+// it is worded, for HTTP statuses (API-NOTES "HTTP errors") and for transport failures.
 #pragma once
+
+#include <string>
 
 #include "http_transport.h"
 #include "service_error.h"
@@ -11,6 +13,11 @@ namespace see2ai {
 ErrorKind kind_for_status(int status);
 // OpenRead when the request never got through (connect, DNS, TLS, a refused redirect), Read after.
 ErrorKind kind_for_transport(TransportFailure failure);
+
+// What an error status means, in words (402 says "balance").
+std::string describe_status(int status);
+// "text: detail", or just the text when there is no detail.
+std::string with_detail(const std::string &text, const std::string &detail);
 
 // For requests that are safe to repeat (polls, downloads): 429 and 5xx.
 bool is_retryable_status(int status);

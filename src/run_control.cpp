@@ -63,6 +63,14 @@ StopReason RunControl::sleep_for(std::chrono::milliseconds duration) {
   return stop_reason_locked();
 }
 
+void RunControl::sleep_or_throw(std::chrono::milliseconds duration) {
+  if (sleep_for(duration) != StopReason::None) throw RunStopped{};
+}
+
+void RunControl::throw_if_stopped() const {
+  if (stop_reason() != StopReason::None) throw RunStopped{};
+}
+
 void RunControl::watch() {
   std::unique_lock<std::mutex> lock(mutex_);
   if (!wake_.wait_until(lock, deadline_, [&] { return !running_ || cancelled_; })) {

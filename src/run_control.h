@@ -13,6 +13,10 @@ namespace see2ai {
 
 enum class StopReason { None, Cancelled, DeadlinePassed };
 
+// Thrown out of a blocking step once the run is cancelled or past its deadline; the job turns it
+// into ErrorKind::Cancelled or ErrorKind::Timeout.
+struct RunStopped {};
+
 class RunControl {
  public:
   using Clock = std::chrono::steady_clock;
@@ -36,6 +40,9 @@ class RunControl {
 
   // Waits `duration` unless stopped first; returns why it stopped early (None: it did not).
   StopReason sleep_for(std::chrono::milliseconds duration);
+  // The same, throwing RunStopped instead of returning a reason.
+  void sleep_or_throw(std::chrono::milliseconds duration);
+  void throw_if_stopped() const;
 
  private:
   void watch();

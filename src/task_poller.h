@@ -1,0 +1,37 @@
+// TaskPoller: follows one task through status polls until its state is final: adaptive interval and
+// server hints between polls, failed polls retried within the policy, each answer handed on.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "client_config.h"
+#include "http_transport.h"
+#include "run_control.h"
+#include "task_output.h"
+
+namespace see2ai {
+
+// The service does not know the task (404 on its status).
+struct TaskUnknown {};
+
+class TaskPoller {
+ public:
+  TaskPoller(const ClientConfig &config, RunControl &control, HttpTransport &transport);
+
+  // Polls `task_id` until its state is terminal and returns that answer. `first` (a submit's
+  // answer) is handed on first and the first poll waits one interval. Every parsed answer goes to
+  // `on_answer`. A 404 throws TaskUnknown when `unknown_is_expected`, else a ServiceError. Throws
+  // ServiceError, TransportError or RunStopped.
+  TaskOutput follow(const std::string &task_id, const std::optional<TaskOutput> &first,
+                    bool unknown_is_expected,
+                    const std::function<void(const TaskOutput &)> &on_answer);
+
+ private:
+  const ClientConfig &config_;
+  RunControl &control_;
+  HttpTransport &transport_;
+};
+
+}  // namespace see2ai
