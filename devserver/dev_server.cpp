@@ -37,6 +37,8 @@ constexpr char kNoteKey[] = "see2ai-request-note";
 constexpr char kGoneKey[] = "see2ai-client-gone";
 constexpr int kFetchThreads = 8;
 constexpr int kListenBacklog = 1024;
+// The contract nests two levels; anything far deeper is an attack on the recursive parser.
+constexpr int kMaxJsonNesting = 32;
 // The share of the latency a task spends queued before it runs.
 constexpr int kQueuedPercent = 20;
 
@@ -399,7 +401,13 @@ void DevServer::Impl::handle_submit(SoupServerMessage *message) {
   }
   auto tenant = authorize(message, fault, false);
   if (!tenant) return;
-  ParsedRequest parsed = parse_request_json(request_body(message));
+  std::string body = request_body(message);
+  if (!nesting_within(body, kMaxJsonNesting)) {
+    send(message, json_answer(400, error_detail_json("body", "body: JSON nested too deeply")),
+         fault, false);
+    return;
+  }
+  ParsedRequest parsed = parse_request_json(body);
   std::optional<FieldError> error = parsed.error ? parsed.error : validate(parsed.request);
   if (error) {
     send(message, json_answer(400, error_detail_json(error->field, error->message)), fault, false);
@@ -675,7 +683,10 @@ void DevServer::Impl::handle_control(SoupServerMessage *message, const std::stri
   };
   if (path == "/_dev/faults" && g_strcmp0(method, "POST") == 0) {
     try {
-      std::vector<FaultRule> rules = parse_fault_rules(request_body(message));
+      std::string body = request_body(message);
+      if (!nesting_within(body, kMaxJsonNesting))
+        throw std::invalid_argument("fault rules: JSON nested too deeply");
+      std::vector<FaultRule> rules = parse_fault_rules(body);
       size_t count = rules.size();
       faults.add(std::move(rules));
       reply(200, "application/json", "{\"added\":" + std::to_string(count) + "}");

@@ -404,6 +404,29 @@ TEST_F(DevServerTest, RejectsEachBadFieldWith400NamingIt) {
   EXPECT_EQ(accounts[0].reserved, 0);         // nothing left reserved by a failed fetch
 }
 
+TEST_F(DevServerTest, HostileBodiesAre400AndTheServerLivesOn) {
+  DevServerProcess server;
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::vector<std::string> bodies = {"",
+                                           "null",
+                                           "[]",
+                                           "{",
+                                           deep,
+                                           R"({"prompt":)" + deep + "}",
+                                           R"({"prompt":"p","duration":1e400})",
+                                           R"({"prompt":"p","video_urls":[1,2]})",
+                                           std::string("{\"prompt\":\"\xff\xfe\"}")};
+  for (const auto &body : bodies) {
+    Reply reply = submit(server.url(), body);
+    EXPECT_EQ(reply.status, 400) << body.substr(0, 40);
+    EXPECT_FALSE(string_member(reply.body, "field").empty()) << reply.body;
+  }
+  std::string answer;
+  EXPECT_EQ(server.post_json("/_dev/faults", deep, "", &answer), 400);
+  EXPECT_EQ(get(server.url() + "/_dev/tenants").status, 200);
+  EXPECT_EQ(tenants(server.url())[0].reserved, 0);
+}
+
 TEST_F(DevServerTest, MissingOrUnknownKeyIs401WithoutEchoingIt) {
   DevServerProcess server;
   Reply missing = submit(server.url(), R"({"prompt":"p"})", "");
