@@ -20,7 +20,7 @@ ErrorKind kind_for_transport(TransportFailure failure) {
   switch (failure) {
     case TransportFailure::NotConnected:
     case TransportFailure::TlsRejected:
-    case TransportFailure::RedirectRefused:
+    case TransportFailure::Refused:
       return ErrorKind::OpenRead;
     case TransportFailure::Stopped:
       return ErrorKind::Cancelled;

@@ -174,7 +174,7 @@ std::unique_ptr<HttpResponse> HttpTransport::send(const HttpRequest &request) {
   std::string method = request.method;
   for (int hop = 0;; ++hop) {
     SoupMessage *message = soup_message_new(method.c_str(), url.c_str());
-    if (!message) throw TransportError(TransportFailure::RedirectRefused, "invalid URL: " + url);
+    if (!message) throw TransportError(TransportFailure::Refused, "invalid URL: " + url);
     SoupMessageFlags flags = SOUP_MESSAGE_NO_REDIRECT;
     if (request.fresh_connection) flags = SoupMessageFlags(flags | SOUP_MESSAGE_NEW_CONNECTION);
     soup_message_add_flags(message, flags);
@@ -208,7 +208,7 @@ std::unique_ptr<HttpResponse> HttpTransport::send(const HttpRequest &request) {
         is_redirect(status) && location && (method != "POST" || status == 307 || status == 308);
     if (!follow) return response;
     if (hop + 1 > kMaxRedirects)
-      throw TransportError(TransportFailure::RedirectRefused, "too many redirects from " + url);
+      throw TransportError(TransportFailure::Refused, "too many redirects from " + url);
 
     GError *error = nullptr;
     GUri *target = g_uri_parse_relative(soup_message_get_uri(message), location->c_str(),
@@ -216,7 +216,7 @@ std::unique_ptr<HttpResponse> HttpTransport::send(const HttpRequest &request) {
     if (!target) {
       std::string reason = error->message;
       g_error_free(error);
-      throw TransportError(TransportFailure::RedirectRefused, "bad redirect: " + reason);
+      throw TransportError(TransportFailure::Refused, "bad redirect: " + reason);
     }
     std::string from_scheme = g_uri_get_scheme(soup_message_get_uri(message));
     std::string to_scheme = g_uri_get_scheme(target);
@@ -225,10 +225,10 @@ std::unique_ptr<HttpResponse> HttpTransport::send(const HttpRequest &request) {
     g_free(target_text);
     g_uri_unref(target);
     if (to_scheme != "http" && to_scheme != "https")
-      throw TransportError(TransportFailure::RedirectRefused,
+      throw TransportError(TransportFailure::Refused,
                            "refused a redirect to a " + to_scheme + " URL");
     if (from_scheme == "https" && to_scheme == "http")
-      throw TransportError(TransportFailure::RedirectRefused,
+      throw TransportError(TransportFailure::Refused,
                            "refused a redirect from https to plain http: " + next);
     url = next;
   }

@@ -16,11 +16,12 @@ namespace see2ai {
 
 // A failure below HTTP: there is no (complete) answer.
 enum class TransportFailure {
-  NotConnected,     // refused, DNS, unreachable, connect timeout: the request was never sent
-  TlsRejected,      // handshake or certificate refused: never sent, retrying cannot help
-  Interrupted,      // failed after connecting (reset, cut, silence): the request may have arrived
-  Stopped,          // the GCancellable fired (cancel or overall deadline)
-  RedirectRefused,  // https->http, a foreign scheme, or too many redirects
+  NotConnected,  // refused, DNS, unreachable, connect timeout: the request was never sent
+  TlsRejected,   // handshake or certificate refused: never sent, retrying cannot help
+  Interrupted,   // failed after connecting (reset, cut, silence): the request may have arrived
+  Stopped,       // the GCancellable fired (cancel or overall deadline)
+  Refused,       // not sent by policy: an unusable URL, https->http, a foreign scheme, or
+                 // too many redirects
 };
 
 struct TransportError : std::runtime_error {
