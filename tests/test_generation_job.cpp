@@ -1005,6 +1005,63 @@ TEST_F(GenerationJobTest, CancelDuringTheDownloadStopsItAndFailsTheFile) {
   EXPECT_FALSE(events.started[0].second->complete());
 }
 
+TEST_F(GenerationJobTest, CancelWhileAStatusAnswerStallsIsPrompt) {
+  server_->add_faults(R"([{"match":"status","stall_after_headers":true}])");
+  ClientConfig patient = config();
+  patient.read_timeout_s = 30;
+  RecordingEvents events;
+  GenerationJob job(patient, request("cancel stalled poll"), events);
+  std::thread canceller([&] {
+    events.wait_for([&] { return !events.states.empty(); });
+    // The first poll is the stalled one: wait until the server has answered its headers.
+    for (int i = 0; i < 600; ++i) {
+      bool stalled = false;
+      for (const LogLine &line : read_log(*server_))
+        stalled |=
+            line.path.rfind("/api/v1/status/", 0) == 0 && line.task_id == events.task_ids[0].first;
+      if (stalled) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    job.cancel();
+  });
+  auto started = std::chrono::steady_clock::now();
+  ServiceError error = run_expecting_error(job);
+  canceller.join();
+  EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+  // Causal: the stalled read would otherwise last the 30 s read timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST_F(GenerationJobTest, CancelDuringASyncSubmitIsPromptAndNotRepeated) {
+  DevServerArgs args;
+  args.keys = {std::string(kKey) + ":100000000"};
+  args.latency_ms = 20000;
+  DevServerProcess slow_server(args);
+  ClientConfig slow = config();
+  slow.api_url = slow_server.url();
+  GenerationRequest sync_request = request("cancel sync submit");
+  sync_request.sync = true;
+  RecordingEvents events;
+  GenerationJob job(slow, sync_request, events);
+  std::thread canceller([&] {
+    events.wait_for([&] { return events.submits > 0; });
+    // Wait until the service holds the POST (its task's first state event is logged).
+    for (int i = 0; i < 600; ++i) {
+      bool held = false;
+      for (const LogLine &line : read_log(slow_server)) held |= line.event == "state";
+      if (held) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    job.cancel();
+  });
+  auto started = std::chrono::steady_clock::now();
+  ServiceError error = run_expecting_error(job);
+  canceller.join();
+  EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_LE(count_requests(read_log(slow_server), "POST", kSubmitPath), 1);
+}
+
 TEST_F(GenerationJobTest, JournalTaskUnknownToTheServiceIsDroppedAndSubmittedAnew) {
   std::string dir = make_temp_dir("job-unknown");
   GenerationRequest unknown = request("unknown journal task");
