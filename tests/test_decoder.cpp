@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
@@ -906,6 +907,41 @@ TEST(ClipDecoderBadMedia, RandomBytesAfterAValidHeaderIsADecodeError_n) {
   MediaError error = open_and_decode_expecting_error(write_bytes("noise.mp4", bytes));
   EXPECT_TRUE(error.decode) << error.what();
   EXPECT_NE(std::string(error.what()).find("cannot be decoded"), std::string::npos) << error.what();
+}
+
+// A replayable, seeded stand-in for fuzzing the demux-and-decode path: damaged copies of a real
+// clip (bit flips in the index or the coded data, cuts) must each end in frames or in one
+// MediaError with a message: never another exception, a crash or a hang.
+TEST(ClipDecoderBadMedia, DamagedClipsEndInFramesOrAMediaError_n) {
+  const std::vector<uint8_t> bytes = read_bytes(fixture(
+      "damage_source", spec_of(160, 90, 24, 1.0, AudioTrack::Mono, 48000, Mp4Layout::Faststart)));
+  auto [mdat_offset, mdat_size] = find_atom(bytes, "mdat");
+  (void)mdat_size;
+  std::mt19937 random(424242);
+  int decoded = 0, rejected = 0;
+  constexpr int kRounds = 200;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<uint8_t> damaged = bytes;
+    // Even rounds damage the header (ftyp + moov), odd rounds the coded data.
+    const size_t begin = round % 2 == 0 ? 0 : mdat_offset;
+    const size_t end = round % 2 == 0 ? mdat_offset : damaged.size();
+    const int flips = 1 + static_cast<int>(random() % 8);
+    for (int i = 0; i < flips; ++i)
+      damaged[begin + random() % (end - begin)] ^= static_cast<uint8_t>(1u << (random() % 8));
+    if (round % 5 == 0) damaged.resize(damaged.size() - random() % (damaged.size() / 2));
+    const std::string path = write_bytes("damaged.mp4", damaged);
+    try {
+      ClipDecoder decoder(whole_file(path));
+      while (decoder.next()) {
+      }
+      ++decoded;
+    } catch (const MediaError &error) {
+      EXPECT_GT(std::strlen(error.what()), 10u) << "round " << round;
+      ++rejected;
+    }
+  }
+  EXPECT_EQ(decoded + rejected, kRounds);
+  EXPECT_GT(rejected, 0);
 }
 
 TEST(ClipDecoderBadMedia, FailedDownloadIsADemuxErrorNamingTheCause_n) {
