@@ -977,7 +977,8 @@ TEST_F(GenerationJobTest, SilentDownloadIsRetriedAfterTheReadTimeout) {
 TEST_F(GenerationJobTest, StalledDownloadFailsByTheOverallDeadline) {
   server_->add_faults(R"([{"match":"download","stall_after_headers":true,"times":-1}])");
   ClientConfig deadline = config();
-  deadline.timeout_s = 2;
+  // Room for rendering the clip on a busy machine, so that the deadline falls in the download.
+  deadline.timeout_s = 4;
   deadline.read_timeout_s = 30;
   RecordingEvents events;
   GenerationJob job(deadline, request("stalled forever"), events);
@@ -985,7 +986,7 @@ TEST_F(GenerationJobTest, StalledDownloadFailsByTheOverallDeadline) {
   ServiceError error = run_expecting_error(job);
   EXPECT_EQ(error.kind, ErrorKind::Timeout);
   // Issue 6: a stalled download fails within the timeout + 1 s, not after the 30 s read timeout.
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   ASSERT_EQ(events.started.size(), 1u);
   EXPECT_FALSE(events.started[0].second->wait_complete());
 }
