@@ -28,6 +28,7 @@ constexpr int64_t kAnalyzeMicroseconds = 1000000;
 // A stream whose decoder fails this many packets in a row, with no good frame between, is
 // garbage rather than a glitch.
 constexpr int kMaxConsecutiveDecodeErrors = 8;
+constexpr const char *kMp4DemuxerName = "mov,mp4,m4a,3gp,3g2,mj2";
 
 std::string av_error_text(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -264,10 +265,13 @@ void ClipDecoder::Impl::open(int threads) {
   // avformat_open_input frees the context itself when it fails.
   ret = avformat_open_input(&raw_format, source->path().c_str(), input_format, nullptr);
   if (ret < 0) {
-    std::string container = input_format->long_name ? input_format->long_name : input_format->name;
-    throw_demux_error("the clip is damaged or incomplete: its " + container +
-                          " structure cannot be read (for MP4: the moov index is missing or cut)",
-                      ret);
+    const bool mp4 = std::strcmp(input_format->name, kMp4DemuxerName) == 0;
+    throw_demux_error(
+        mp4 ? "the clip is damaged or incomplete: its MP4 index (the moov box) is missing or cut"
+            : std::string("the clip is damaged or incomplete: its ") +
+                  (input_format->long_name ? input_format->long_name : input_format->name) +
+                  " structure cannot be read",
+        ret);
   }
   format.reset(raw_format);
 
@@ -335,7 +339,7 @@ bool ClipDecoder::Impl::read_exact(uint64_t offset, uint8_t *buffer, size_t size
 // True when the moov holds an mvex box (movie fragments follow). Only called once the demuxer
 // has read the moov, so every byte looked at here is already on disk.
 bool ClipDecoder::Impl::is_fragmented_mp4() const {
-  if (std::strcmp(format->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") != 0) return false;
+  if (std::strcmp(format->iformat->name, kMp4DemuxerName) != 0) return false;
   auto box_at = [this](uint64_t offset, uint64_t *size, uint32_t *type) {
     uint8_t header[16];
     if (!read_exact(offset, header, 8)) return false;
