@@ -43,7 +43,7 @@ struct ClipInfo {
   std::optional<VideoStreamInfo> video;
   std::optional<AudioStreamInfo> audio;
   int64_t duration_ns = -1;  // -1 when unknown
-  std::string container;     // e.g. "ISO MP4/M4A"
+  std::string container;     // libavformat's long name, e.g. "QuickTime / MOV" for MP4
 };
 
 enum class StreamKind { Video, Audio };
