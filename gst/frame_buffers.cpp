@@ -119,8 +119,7 @@ bool audio_info_from_stream(const see2ai::AudioStreamInfo &stream, GstAudioInfo 
   return true;
 }
 
-GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info,
-                                   bool copy_to_default_layout) {
+GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info) {
   const guint n_planes = GST_VIDEO_INFO_N_PLANES(info);
   size_t plane_sizes[4] = {0, 0, 0, 0};
   ptrdiff_t linesizes[4] = {0, 0, 0, 0};
@@ -141,8 +140,8 @@ GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info,
       return nullptr;
     }
     gst_buffer_append_memory(
-        buffer, gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, frame->data[i], plane_sizes[i],
-                                       0, plane_sizes[i], ref, unref_av_buffer));
+        buffer, gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, frame->data[i], plane_sizes[i], 0,
+                                       plane_sizes[i], ref, unref_av_buffer));
     offsets[i] = offset;
     strides[i] = frame->linesize[i];
     offset += plane_sizes[i];
@@ -150,8 +149,10 @@ GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info,
   gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT(info),
                                  GST_VIDEO_INFO_WIDTH(info), GST_VIDEO_INFO_HEIGHT(info), n_planes,
                                  offsets, strides);
-  if (!copy_to_default_layout) return buffer;
+  return buffer;
+}
 
+GstBuffer *video_buffer_to_default_layout(GstBuffer *buffer, const GstVideoInfo *info) {
   GstBuffer *copy = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(info), nullptr);
   GstVideoFrame in_frame, out_frame;
   bool ok = false;
@@ -162,6 +163,10 @@ GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info,
     }
     gst_video_frame_unmap(&in_frame);
   }
+  if (ok)
+    gst_buffer_copy_into(
+        copy, buffer,
+        static_cast<GstBufferCopyFlags>(GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS), 0, -1);
   gst_buffer_unref(buffer);
   if (!ok) {
     gst_buffer_unref(copy);
@@ -188,8 +193,8 @@ GstBuffer *audio_buffer_from_frame(const AVFrame *frame, const GstAudioInfo *inf
     for (int c = 0; c < channels; ++c) {
       const uint8_t *in = frame->extended_data[c];
       uint8_t *out = map.data + static_cast<gsize>(c) * bps;
-      for (int s = 0; s < samples; ++s) memcpy(out + static_cast<gsize>(s) * channels * bps,
-                                               in + static_cast<gsize>(s) * bps, bps);
+      for (int s = 0; s < samples; ++s)
+        memcpy(out + static_cast<gsize>(s) * channels * bps, in + static_cast<gsize>(s) * bps, bps);
     }
   }
   gst_buffer_unmap(buffer, &map);

@@ -1,7 +1,5 @@
 #include "gstsee2aivideosrc.h"
 
-#include <gst/base/gstflowcombiner.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +15,7 @@
 #include "generation_job.h"
 #include "generation_request.h"
 #include "growing_file.h"
+#include "pad_queues.h"
 #include "service_error.h"
 #include "task_output.h"
 
@@ -115,10 +114,10 @@ const StringListProp kStringListProps[] = {
     {PROP_NON_FACE_IMAGE_URLS, "non-face-image-urls", "Non-face image URLs",
      "Reference images without real faces, e.g. \"<https://a/1.png, https://a/2.png>\"",
      &GenerationRequest::non_face_image_urls},
-    {PROP_VIDEO_URLS, "video-urls", "Video URLs",
-     "Reference videos (at most 3 with video-url)", &GenerationRequest::video_urls},
-    {PROP_AUDIO_URLS, "audio-urls", "Audio URLs",
-     "Reference audios (at most 3 with audio-url)", &GenerationRequest::audio_urls},
+    {PROP_VIDEO_URLS, "video-urls", "Video URLs", "Reference videos (at most 3 with video-url)",
+     &GenerationRequest::video_urls},
+    {PROP_AUDIO_URLS, "audio-urls", "Audio URLs", "Reference audios (at most 3 with audio-url)",
+     &GenerationRequest::audio_urls},
 };
 
 struct BoolProp {
@@ -157,13 +156,15 @@ GType model_get_type() {
       {static_cast<gint>(see2ai::Model::Standard), "doubao-seedance-2-0-260128", "standard"},
       {static_cast<gint>(see2ai::Model::Fast), "doubao-seedance-2-0-fast-260128", "fast"},
       {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstSee2aiModel", values));
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstSee2aiModel", values));
   return type;
 }
 
 GType resolution_get_type() {
   static GType type = 0;
-  static const GEnumValue values[] = {{0, "720p", "720p"}, {1, "480p", "480p"}, {0, nullptr, nullptr}};
+  static const GEnumValue values[] = {
+      {0, "720p", "720p"}, {1, "480p", "480p"}, {0, nullptr, nullptr}};
   if (g_once_init_enter(&type))
     g_once_init_leave(&type, g_enum_register_static("GstSee2aiResolution", values));
   return type;
@@ -171,10 +172,9 @@ GType resolution_get_type() {
 
 GType aspect_ratio_get_type() {
   static GType type = 0;
-  static const GEnumValue values[] = {{0, "adaptive", "adaptive"}, {1, "16:9", "16:9"},
-                                      {2, "9:16", "9:16"},         {3, "1:1", "1:1"},
-                                      {4, "21:9", "21:9"},         {5, "4:3", "4:3"},
-                                      {6, "3:4", "3:4"},           {0, nullptr, nullptr}};
+  static const GEnumValue values[] = {
+      {0, "adaptive", "adaptive"}, {1, "16:9", "16:9"}, {2, "9:16", "9:16"}, {3, "1:1", "1:1"},
+      {4, "21:9", "21:9"},         {5, "4:3", "4:3"},   {6, "3:4", "3:4"},   {0, nullptr, nullptr}};
   if (g_once_init_enter(&type))
     g_once_init_leave(&type, g_enum_register_static("GstSee2aiAspectRatio", values));
   return type;
@@ -183,8 +183,10 @@ GType aspect_ratio_get_type() {
 GType cache_mode_get_type() {
   static GType type = 0;
   static const GEnumValue values[] = {
-      {static_cast<gint>(CacheMode::Reuse), "Play a finished clip of the same request again", "reuse"},
-      {static_cast<gint>(CacheMode::Refresh), "Generate anew and replace the cached clip", "refresh"},
+      {static_cast<gint>(CacheMode::Reuse), "Play a finished clip of the same request again",
+       "reuse"},
+      {static_cast<gint>(CacheMode::Refresh), "Generate anew and replace the cached clip",
+       "refresh"},
       {static_cast<gint>(CacheMode::Off), "No cache and no journal", "off"},
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type))
@@ -232,9 +234,11 @@ struct OutputPad {
   GstPad *pad = nullptr;
   GstVideoInfo video_info;
   GstAudioInfo audio_info;
-  bool copy_frames = false;  // the peer cannot read GstVideoMeta
-  GstClockTime offset = 0;   // stream time where the current file starts (files and loops follow on)
-  GstClockTime end = 0;      // end of the latest buffer pushed, in stream time
+  bool copy_frames = false;  // the peer cannot read GstVideoMeta (pad task only)
+  bool allocation_known = false;
+  GstClockTime offset = 0;  // stream time where the current file starts (files and loops follow on)
+  GstClockTime end = 0;     // end of the latest buffer pushed, in stream time
+  size_t queue = 0;         // index in PadQueues
 };
 
 struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
@@ -247,8 +251,8 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
     settings.cache_dir = std::string(g_get_user_cache_dir()) + "/see2ai";
     g_rec_mutex_init(&task_lock);
     task = gst_task_new(
-        [](gpointer data) { static_cast<GstSee2aiVideoSrcPrivate *>(data)->loop_iteration(); }, this,
-        nullptr);
+        [](gpointer data) { static_cast<GstSee2aiVideoSrcPrivate *>(data)->loop_iteration(); },
+        this, nullptr);
     gst_task_set_lock(task, &task_lock);
   }
   ~GstSee2aiVideoSrcPrivate() override {
@@ -285,13 +289,14 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   size_t file_index = 0;
   OutputPad video;
   OutputPad audio;
-  GstFlowCombiner *combiner = nullptr;
+  PadQueues queues;
   guint group_id = 0;
   std::string prompt;
   bool is_live = false;
   bool loop = false;
   GstSegment segment;
   bool need_segment = false;
+  std::atomic<gint64> clip_duration{-1};  // of one play of the clip, once a file was opened
   guint32 segment_seqnum = 0;
 
   // Live mode: buffers are stamped in running time from the moment the first one leaves, and
@@ -321,7 +326,8 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   bool open_next_file();
   void configure_pads(const see2ai::ClipInfo &info);
   GstPad *add_output_pad(GstStaticPadTemplate *templ, const char *name, GstCaps *caps,
-                         const char *codec_tag, const std::string &codec, const std::string &container);
+                         const char *codec_tag, const std::string &codec,
+                         const std::string &container);
   void push_frame(see2ai::DecodedFrame &frame);
   void end_of_file();
   bool wait_until_playing();
@@ -330,6 +336,10 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void post_progress(GstProgressType type, const std::string &text);
   void post_result(const TaskOutput &output, bool from_cache);
   void push_event_all(GstEvent *event);
+  void pad_loop(size_t index, GstPad *pad);
+  GstBuffer *adapt_to_peer(GstBuffer *buffer);
+  void start_pad_tasks();
+  void pause_pad_tasks();
   void remove_pads();
 };
 
@@ -383,8 +393,8 @@ GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
       "cost-time", G_TYPE_INT64, output.cost_time.value_or(-1), "model", G_TYPE_STRING,
       output.model.c_str(), "source", G_TYPE_STRING, output.source.c_str(), "provider-config-id",
       G_TYPE_INT64, output.provider_config_id.value_or(-1), "error-message", G_TYPE_STRING,
-      output.error_message ? output.error_message->c_str() : nullptr, "from-cache",
-      G_TYPE_BOOLEAN, from_cache, nullptr);
+      output.error_message ? output.error_message->c_str() : nullptr, "from-cache", G_TYPE_BOOLEAN,
+      from_cache, nullptr);
   gst_structure_take_value(s, "result-urls", &urls);
   gst_structure_take_value(s, "warnings", &warnings);
   return s;
@@ -393,8 +403,8 @@ GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
 }  // namespace
 
 void GstSee2aiVideoSrcPrivate::post_progress(GstProgressType type, const std::string &text) {
-  gst_element_post_message(GST_ELEMENT(src),
-                           gst_message_new_progress(GST_OBJECT(src), type, "generate", text.c_str()));
+  gst_element_post_message(
+      GST_ELEMENT(src), gst_message_new_progress(GST_OBJECT(src), type, "generate", text.c_str()));
 }
 
 void GstSee2aiVideoSrcPrivate::on_submitting() {
@@ -418,8 +428,8 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
   if (last_state.empty() && output.task_id.size() && current_task_id.empty())
     on_task_id(output.task_id, false);
   last_state = state;
-  gchar *text = g_strdup_printf("Task %s: %s (%.1f s)", output.task_id.c_str(), state,
-                                elapsed_ms / 1000.0);
+  gchar *text =
+      g_strdup_printf("Task %s: %s (%.1f s)", output.task_id.c_str(), state, elapsed_ms / 1000.0);
   post_progress(GST_PROGRESS_TYPE_CONTINUE, text);
   g_free(text);
   gst_element_post_message(
@@ -470,9 +480,9 @@ void GstSee2aiVideoSrcPrivate::run_job() {
               GST_OBJECT(src),
               gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING,
                                 result.output.task_id.c_str(), "state", G_TYPE_STRING,
-                                see2ai::state_name(result.output.state), "elapsed-ms",
-                                G_TYPE_INT64, static_cast<gint64>(0), "from-cache", G_TYPE_BOOLEAN,
-                                TRUE, nullptr)));
+                                see2ai::state_name(result.output.state), "elapsed-ms", G_TYPE_INT64,
+                                static_cast<gint64>(0), "from-cache", G_TYPE_BOOLEAN, TRUE,
+                                nullptr)));
     }
     post_result(result.output, result.from_cache);
     post_progress(GST_PROGRESS_TYPE_COMPLETE, "Clip ready");
@@ -482,9 +492,9 @@ void GstSee2aiVideoSrcPrivate::run_job() {
       if (!files[i]) files[i] = result.files[i];
     job_done = true;
   } catch (const ServiceError &error) {
-    post_progress(error.kind == ErrorKind::Cancelled ? GST_PROGRESS_TYPE_CANCELED
-                                                     : GST_PROGRESS_TYPE_ERROR,
-                  error.kind == ErrorKind::Cancelled ? "Cancelled" : error.what());
+    post_progress(
+        error.kind == ErrorKind::Cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
+        error.kind == ErrorKind::Cancelled ? "Cancelled" : error.what());
     std::lock_guard<std::mutex> guard(job_lock);
     job_error = std::make_unique<ServiceError>(error);
     job_done = true;
@@ -498,11 +508,11 @@ void GstSee2aiVideoSrcPrivate::run_job() {
 }
 
 // One error message per failure, with the cause in a details structure applications can read.
-#define POST_SERVICE_ERROR(code)                                                              \
-  GST_ELEMENT_ERROR_WITH_DETAILS(                                                             \
-      src, RESOURCE, code, ("%s", error.what()), (nullptr),                                   \
-      ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",     \
-       G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),      \
+#define POST_SERVICE_ERROR(code)                                                          \
+  GST_ELEMENT_ERROR_WITH_DETAILS(                                                         \
+      src, RESOURCE, code, ("%s", error.what()), (nullptr),                               \
+      ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id", \
+       G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(), \
        "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr))
 
 void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error) {
@@ -577,10 +587,12 @@ bool GstSee2aiVideoSrcPrivate::start() {
   file_index = 0;
   video = OutputPad();
   audio = OutputPad();
+  queues.set_flushing(false);
   gst_segment_init(&segment, GST_FORMAT_TIME);
   need_segment = false;
   segment_seqnum = gst_util_seqnum_next();
   live_base = GST_CLOCK_TIME_NONE;
+  clip_duration = -1;
   group_id = gst_util_group_id_next();
   job_thread = std::thread([this] { run_job(); });
   gst_task_start(task);
@@ -588,6 +600,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
 }
 
 void GstSee2aiVideoSrcPrivate::stop() {
+  queues.set_flushing(true);
   {
     std::lock_guard<std::mutex> guard(job_lock);
     flushing = true;
@@ -596,6 +609,10 @@ void GstSee2aiVideoSrcPrivate::stop() {
   }
   job_cond.notify_all();
   if (job) job->cancel();
+  // The running iteration may pause the task itself (finish()): stop again once it is over.
+  gst_task_stop(task);
+  g_rec_mutex_lock(&task_lock);
+  g_rec_mutex_unlock(&task_lock);
   gst_task_stop(task);
   gst_task_join(task);
   if (job_thread.joinable()) job_thread.join();
@@ -610,23 +627,89 @@ void GstSee2aiVideoSrcPrivate::stop() {
 }
 
 void GstSee2aiVideoSrcPrivate::remove_pads() {
+  queues.set_flushing(true);
   for (OutputPad *out : {&video, &audio}) {
     if (!out->pad) continue;
-    if (combiner) gst_flow_combiner_remove_pad(combiner, out->pad);
+    gst_pad_stop_task(out->pad);
     gst_pad_set_active(out->pad, FALSE);
     gst_element_remove_pad(GST_ELEMENT(src), out->pad);
     out->pad = nullptr;
   }
-  if (combiner) {
-    gst_flow_combiner_free(combiner);
-    combiner = nullptr;
+  queues.clear();
+}
+
+// Serialized events travel through the queues, in order with the buffers; flushes go at once.
+void GstSee2aiVideoSrcPrivate::push_event_all(GstEvent *event) {
+  for (OutputPad *out : {&video, &audio}) {
+    if (!out->pad) continue;
+    if (GST_EVENT_IS_SERIALIZED(event))
+      queues.push(out->queue, GST_MINI_OBJECT_CAST(gst_event_ref(event)));
+    else
+      gst_pad_push_event(out->pad, gst_event_ref(event));
+  }
+  gst_event_unref(event);
+}
+
+// Asked on the video pad's own thread: a query from the decoding thread could wait on a pad
+// block that uridecodebin only lifts at no-more-pads.
+GstBuffer *GstSee2aiVideoSrcPrivate::adapt_to_peer(GstBuffer *buffer) {
+  if (gst_pad_check_reconfigure(video.pad) || !video.allocation_known) {
+    GstCaps *caps = gst_pad_get_current_caps(video.pad);
+    GstQuery *query = gst_query_new_allocation(caps, FALSE);
+    video.copy_frames = !gst_pad_peer_query(video.pad, query) ||
+                        !gst_query_find_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+    video.allocation_known = true;
+    gst_query_unref(query);
+    if (caps) gst_caps_unref(caps);
+    GST_DEBUG_OBJECT(src, "downstream %s GstVideoMeta", video.copy_frames ? "lacks" : "reads");
+  }
+  return video.copy_frames ? video_buffer_to_default_layout(buffer, &video.video_info) : buffer;
+}
+
+void GstSee2aiVideoSrcPrivate::pad_loop(size_t index, GstPad *pad) {
+  GstMiniObject *item = queues.pop(index);
+  if (!item) {
+    gst_pad_pause_task(pad);
+    return;
+  }
+  if (GST_IS_BUFFER(item)) {
+    GstBuffer *buffer = GST_BUFFER_CAST(item);
+    if (pad == video.pad) buffer = adapt_to_peer(buffer);
+    GstFlowReturn ret = buffer ? gst_pad_push(pad, buffer) : GST_FLOW_ERROR;
+    queues.report(index, ret);
+    if (ret == GST_FLOW_FLUSHING) gst_pad_pause_task(pad);
+    return;
+  }
+  GstEvent *event = GST_EVENT_CAST(item);
+  const bool last =
+      GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE;
+  gst_pad_push_event(pad, event);
+  if (last) gst_pad_pause_task(pad);
+}
+
+struct PadTaskData {
+  GstSee2aiVideoSrcPrivate *priv;
+  size_t index;
+  GstPad *pad;
+};
+
+void GstSee2aiVideoSrcPrivate::start_pad_tasks() {
+  for (OutputPad *out : {&video, &audio}) {
+    if (!out->pad) continue;
+    gst_pad_start_task(
+        out->pad,
+        [](gpointer data) {
+          auto *task_data = static_cast<PadTaskData *>(data);
+          task_data->priv->pad_loop(task_data->index, task_data->pad);
+        },
+        new PadTaskData{this, out->queue, out->pad},
+        [](gpointer data) { delete static_cast<PadTaskData *>(data); });
   }
 }
 
-void GstSee2aiVideoSrcPrivate::push_event_all(GstEvent *event) {
+void GstSee2aiVideoSrcPrivate::pause_pad_tasks() {
   for (OutputPad *out : {&video, &audio})
-    if (out->pad) gst_pad_push_event(out->pad, gst_event_ref(event));
-  gst_event_unref(event);
+    if (out->pad) gst_pad_pause_task(out->pad);
 }
 
 // Ends streaming: EOS downstream on every pad and the task pauses. Errors were posted before.
@@ -634,11 +717,10 @@ void GstSee2aiVideoSrcPrivate::finish(GstFlowReturn reason) {
   GST_DEBUG_OBJECT(src, "pausing task: %s", gst_flow_get_name(reason));
   gst_task_pause(task);
   if (reason == GST_FLOW_FLUSHING) return;
-  if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS)
-    GST_ELEMENT_FLOW_ERROR(src, reason);
+  if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS) GST_ELEMENT_FLOW_ERROR(src, reason);
   if (reason == GST_FLOW_EOS && (segment.flags & GST_SEGMENT_FLAG_SEGMENT)) {
-    const gint64 stop = static_cast<gint64>(
-        GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : position());
+    const gint64 stop =
+        static_cast<gint64>(GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : position());
     GstMessage *done = gst_message_new_segment_done(GST_OBJECT(src), GST_FORMAT_TIME, stop);
     gst_message_set_seqnum(done, segment_seqnum);
     gst_element_post_message(GST_ELEMENT(src), done);
@@ -667,10 +749,9 @@ GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, co
   gchar *stream_id = gst_pad_create_stream_id(pad, GST_ELEMENT(src), name);
   GstEvent *start = gst_event_new_stream_start(stream_id);
   gst_event_set_group_id(start, group_id);
-  GstStream *stream = gst_stream_new(stream_id, caps,
-                                     templ == &video_template ? GST_STREAM_TYPE_VIDEO
-                                                              : GST_STREAM_TYPE_AUDIO,
-                                     GST_STREAM_FLAG_NONE);
+  GstStream *stream = gst_stream_new(
+      stream_id, caps, templ == &video_template ? GST_STREAM_TYPE_VIDEO : GST_STREAM_TYPE_AUDIO,
+      GST_STREAM_FLAG_NONE);
   gst_event_set_stream(start, stream);
   gst_object_unref(stream);
   g_free(stream_id);
@@ -682,16 +763,15 @@ GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, co
   GstTagList *tags = gst_tag_list_new_empty();
   gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, codec_tag, codec.c_str(), GST_TAG_CONTAINER_FORMAT,
                    container.c_str(), nullptr);
-  if (!prompt.empty()) gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, prompt.c_str(), nullptr);
+  if (!prompt.empty())
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, prompt.c_str(), nullptr);
   gst_pad_push_event(pad, gst_event_new_tag(tags));
   gst_element_add_pad(GST_ELEMENT(src), pad);
-  gst_flow_combiner_add_pad(combiner, pad);
   return pad;
 }
 
 void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
   if (video.pad || audio.pad) return;
-  combiner = gst_flow_combiner_new();
   GstStreamCollection *collection = gst_stream_collection_new(nullptr);
   if (info.video) {
     if (!video_info_from_stream(*info.video, &video.video_info))
@@ -700,11 +780,6 @@ void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
     video.pad = add_output_pad(&video_template, "video", caps, GST_TAG_VIDEO_CODEC,
                                info.video->codec_name, info.container);
     gst_caps_unref(caps);
-    GstQuery *query = gst_query_new_allocation(gst_pad_get_current_caps(video.pad), FALSE);
-    gst_caps_unref(gst_pad_get_current_caps(video.pad));
-    video.copy_frames = !gst_pad_peer_query(video.pad, query) ||
-                        !gst_query_find_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
-    gst_query_unref(query);
     GstStream *stream = gst_pad_get_stream(video.pad);
     if (stream) gst_stream_collection_add_stream(collection, stream);
   }
@@ -722,6 +797,9 @@ void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
                            gst_message_new_stream_collection(GST_OBJECT(src), collection));
   gst_object_unref(collection);
   gst_element_no_more_pads(GST_ELEMENT(src));
+  for (OutputPad *out : {&video, &audio})
+    if (out->pad) out->queue = queues.add(out->pad);
+  start_pad_tasks();
 }
 
 // Waits for the next result file, opens a decoder on it, and makes the pads for the first one.
@@ -755,6 +833,7 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
     }
   }
   decoder = std::make_unique<ClipDecoder>(file);
+  if (file_index == 0) clip_duration = decoder->info().duration_ns;
   configure_pads(decoder->info());
   video.offset = video.end;
   audio.offset = audio.end;
@@ -764,10 +843,9 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
 void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
   OutputPad &out = frame.kind == see2ai::StreamKind::Video ? video : audio;
   if (!out.pad) return;
-  GstBuffer *buffer =
-      frame.kind == see2ai::StreamKind::Video
-          ? video_buffer_from_frame(frame.frame, &out.video_info, out.copy_frames)
-          : audio_buffer_from_frame(frame.frame, &out.audio_info);
+  GstBuffer *buffer = frame.kind == see2ai::StreamKind::Video
+                          ? video_buffer_from_frame(frame.frame, &out.video_info)
+                          : audio_buffer_from_frame(frame.frame, &out.audio_info);
   if (!buffer) throw MediaError(true, "a decoded frame does not match the stream's format");
   GstClockTime pts = out.offset + static_cast<GstClockTime>(MAX(frame.pts_ns, 0));
   GstClockTime duration = static_cast<GstClockTime>(MAX(frame.duration_ns, 0));
@@ -790,8 +868,7 @@ void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
     gst_event_set_seqnum(event, segment_seqnum);
     push_event_all(event);
   }
-  GstFlowReturn ret = gst_pad_push(out.pad, buffer);
-  ret = gst_flow_combiner_update_pad_flow(combiner, out.pad, ret);
+  GstFlowReturn ret = queues.push(out.queue, GST_MINI_OBJECT_CAST(buffer));
   if (ret != GST_FLOW_OK) finish(ret);
 }
 
@@ -843,7 +920,9 @@ void GstSee2aiVideoSrcPrivate::set_playing(bool value) {
   live_cond.notify_all();
 }
 
-GstClockTime GstSee2aiVideoSrcPrivate::position() const { return MAX(video.end, audio.end); }
+GstClockTime GstSee2aiVideoSrcPrivate::position() const {
+  return MAX(video.end, audio.end);
+}
 
 // Seeking needs the whole clip on disk (one file, not live, not looping).
 bool GstSee2aiVideoSrcPrivate::seekable() {
@@ -869,6 +948,8 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
     GstEvent *flush_start = gst_event_new_flush_start();
     gst_event_set_seqnum(flush_start, seqnum);
     push_event_all(flush_start);
+    queues.set_flushing(true);
+    pause_pad_tasks();
   }
   gst_task_pause(task);
   g_rec_mutex_lock(&task_lock);
@@ -894,8 +975,9 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
   if (flush) {
     GstEvent *flush_stop = gst_event_new_flush_stop(TRUE);
     gst_event_set_seqnum(flush_stop, seqnum);
+    queues.set_flushing(false);
     push_event_all(flush_stop);
-    if (combiner) gst_flow_combiner_reset(combiner);
+    start_pad_tasks();
   }
   segment_seqnum = seqnum;
   need_segment = true;
@@ -951,10 +1033,8 @@ static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
       GstFormat format;
       gst_query_parse_duration(query, &format, nullptr);
       if (format != GST_FORMAT_TIME) break;
-      g_rec_mutex_lock(&priv->task_lock);
-      gint64 duration = priv->decoder ? priv->decoder->info().duration_ns : -1;
-      g_rec_mutex_unlock(&priv->task_lock);
-      if (duration < 0) return FALSE;
+      gint64 duration = priv->clip_duration;
+      if (duration < 0 || priv->loop) return FALSE;
       gst_query_set_duration(query, GST_FORMAT_TIME, duration);
       return TRUE;
     }
@@ -969,9 +1049,7 @@ static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
       GstFormat format;
       gst_query_parse_seeking(query, &format, nullptr, nullptr, nullptr);
       if (format != GST_FORMAT_TIME) break;
-      g_rec_mutex_lock(&priv->task_lock);
-      gint64 duration = priv->decoder ? priv->decoder->info().duration_ns : -1;
-      g_rec_mutex_unlock(&priv->task_lock);
+      gint64 duration = priv->clip_duration;
       gst_query_set_seeking(query, GST_FORMAT_TIME, priv->seekable(), 0, duration);
       return TRUE;
     }
@@ -1017,6 +1095,7 @@ static GstStateChangeReturn gst_see2ai_video_src_change_state(GstElement *elemen
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !self->priv->start())
     return GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    self->priv->queues.set_flushing(true);
     std::lock_guard<std::mutex> guard(self->priv->job_lock);
     self->priv->flushing = true;
     for (auto &f : self->priv->files)
@@ -1276,38 +1355,36 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
   properties[PROP_DURATION] = g_param_spec_int(
       "duration", "Duration", "Clip length in seconds: 4..15, or -1 to let the model decide", -1,
       15, 5, rw);
-  properties[PROP_RESOLUTION] = g_param_spec_enum("resolution", "Resolution",
-                                                  "Output resolution (short side)",
-                                                  resolution_get_type(), 0, rw);
-  properties[PROP_ASPECT_RATIO] = g_param_spec_enum(
-      "aspect-ratio", "Aspect ratio",
-      "Frame shape; adaptive follows the first frame image, else 16:9", aspect_ratio_get_type(), 0,
-      rw);
+  properties[PROP_RESOLUTION] = g_param_spec_enum(
+      "resolution", "Resolution", "Output resolution (short side)", resolution_get_type(), 0, rw);
+  properties[PROP_ASPECT_RATIO] =
+      g_param_spec_enum("aspect-ratio", "Aspect ratio",
+                        "Frame shape; adaptive follows the first frame image, else 16:9",
+                        aspect_ratio_get_type(), 0, rw);
   for (const auto &p : kBoolProps)
     properties[p.id] = g_param_spec_boolean(p.name, p.nick, p.blurb, p.default_value, rw);
-  properties[PROP_STATUS_PATH] = g_param_spec_string(
-      "status-path", "Status path", "Path template of the task status endpoint; {task_id} is replaced",
-      "/api/v1/status/{task_id}", rw);
-  properties[PROP_POLL_INTERVAL] = g_param_spec_uint(
-      "poll-interval", "Poll interval",
-      "Milliseconds between status polls; 0 adapts (starts short, backs off)", 0, 600000,
-      kDefaultPollIntervalMs, rw);
+  properties[PROP_STATUS_PATH] =
+      g_param_spec_string("status-path", "Status path",
+                          "Path template of the task status endpoint; {task_id} is replaced",
+                          "/api/v1/status/{task_id}", rw);
+  properties[PROP_POLL_INTERVAL] =
+      g_param_spec_uint("poll-interval", "Poll interval",
+                        "Milliseconds between status polls; 0 adapts (starts short, backs off)", 0,
+                        600000, kDefaultPollIntervalMs, rw);
   properties[PROP_TIMEOUT] = g_param_spec_uint(
-      "timeout", "Timeout",
-      "Seconds from submit to the last byte of the download before giving up", 1, 86400,
-      kDefaultTimeoutS, rw);
+      "timeout", "Timeout", "Seconds from submit to the last byte of the download before giving up",
+      1, 86400, kDefaultTimeoutS, rw);
   properties[PROP_RETRIES] = g_param_spec_uint(
       "retries", "Retries",
       "Retries of status polls and downloads (and of submits that provably never arrived)", 0, 100,
       kDefaultRetries, rw);
-  properties[PROP_SSL_STRICT] = g_param_spec_boolean(
-      "ssl-strict", "Strict TLS", "Refuse servers whose TLS certificate cannot be verified", TRUE,
-      rw);
+  properties[PROP_SSL_STRICT] =
+      g_param_spec_boolean("ssl-strict", "Strict TLS",
+                           "Refuse servers whose TLS certificate cannot be verified", TRUE, rw);
   properties[PROP_PROXY] = g_param_spec_string(
       "proxy", "Proxy", "HTTP proxy URI (default: the system's proxy settings)", nullptr, rw);
-  properties[PROP_USER_AGENT] = g_param_spec_string("user-agent", "User agent",
-                                                    "User-Agent header of every request",
-                                                    "see2ai-gst/0.1", rw);
+  properties[PROP_USER_AGENT] = g_param_spec_string(
+      "user-agent", "User agent", "User-Agent header of every request", "see2ai-gst/0.1", rw);
   properties[PROP_TASK_ID] = g_param_spec_string(
       "task-id", "Task ID",
       "Set: attach to this existing task instead of submitting. Read: the current task", nullptr,
@@ -1365,9 +1442,9 @@ bool uri_property(GParamSpec *pspec) {
 
 // Only the properties that describe the request go back to their defaults when a URI is set.
 bool request_property(GParamSpec *pspec) {
-  static const char *const kKept[] = {"api-url", "status-path", "poll-interval", "timeout",
-                                      "retries", "ssl-strict", "proxy", "user-agent",
-                                      "cache-dir", "cache-mode", "is-live", "loop"};
+  static const char *const kKept[] = {"api-url",   "status-path", "poll-interval", "timeout",
+                                      "retries",   "ssl-strict",  "proxy",         "user-agent",
+                                      "cache-dir", "cache-mode",  "is-live",       "loop"};
   for (const char *name : kKept)
     if (g_strcmp0(pspec->name, name) == 0) return false;
   return uri_property(pspec);
@@ -1378,7 +1455,8 @@ std::string value_text(GParamSpec *pspec, const GValue *value) {
     GEnumValue *v = g_enum_get_value(G_PARAM_SPEC_ENUM(pspec)->enum_class, g_value_get_enum(value));
     return v ? v->value_nick : "";
   }
-  if (G_VALUE_HOLDS_STRING(value)) return g_value_get_string(value) ? g_value_get_string(value) : "";
+  if (G_VALUE_HOLDS_STRING(value))
+    return g_value_get_string(value) ? g_value_get_string(value) : "";
   gchar *text = gst_value_serialize(value);
   std::string result = text ? text : "";
   g_free(text);
@@ -1443,7 +1521,8 @@ gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
       if (GST_VALUE_HOLDS_ARRAY(&value)) {
         for (guint j = 0; j < gst_value_array_get_size(&value); ++j) {
           const GValue *item = gst_value_array_get_value(&value, j);
-          append_param(query, pspec->name, g_value_get_string(item) ? g_value_get_string(item) : "");
+          append_param(query, pspec->name,
+                       g_value_get_string(item) ? g_value_get_string(item) : "");
         }
       } else {
         append_param(query, pspec->name, value_text(pspec, &value));

@@ -35,9 +35,10 @@ PipelineRun::PipelineRun(const std::string &description) {
       auto *context = new SinkContext{this, name};
       g_free(name);
       g_object_set(element, "emit-signals", TRUE, "sync", FALSE, nullptr);
-      g_signal_connect_data(element, "new-sample", G_CALLBACK(on_sample), context,
-                            [](gpointer data, GClosure *) { delete static_cast<SinkContext *>(data); },
-                            static_cast<GConnectFlags>(0));
+      g_signal_connect_data(
+          element, "new-sample", G_CALLBACK(on_sample), context,
+          [](gpointer data, GClosure *) { delete static_cast<SinkContext *>(data); },
+          static_cast<GConnectFlags>(0));
     }
     g_value_reset(&item);
   }
@@ -77,6 +78,10 @@ GstFlowReturn PipelineRun::on_sample(GstElement *appsink, gpointer user_data) {
     record.durations.push_back(GST_BUFFER_DURATION(buffer));
     record.discont.push_back(GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT));
     record.bytes += gst_buffer_get_size(buffer);
+    if (name == context->run->stop_sink_ && record.pts.size() == context->run->stop_buffers_)
+      gst_element_post_message(
+          appsink,
+          gst_message_new_application(GST_OBJECT(appsink), gst_structure_new_empty("enough")));
   }
   gst_sample_unref(sample);
   return GST_FLOW_OK;
@@ -88,11 +93,84 @@ const SinkRecord &PipelineRun::sink(const std::string &name) const {
   throw std::runtime_error("no appsink named " + name);
 }
 
+void PipelineRun::stop_after(const std::string &sink_name, size_t buffers) {
+  stop_sink_ = sink_name;
+  stop_buffers_ = buffers;
+}
+
+bool PipelineRun::handle(GstMessage *msg) {
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_EOS:
+      bus.eos = true;
+      return true;
+    case GST_MESSAGE_APPLICATION:
+      return true;
+    case GST_MESSAGE_ERROR: {
+      GError *error = nullptr;
+      gst_message_parse_error(msg, &error, nullptr);
+      if (bus.errors++ == 0) {
+        bus.error_domain = error->domain;
+        bus.error_code = error->code;
+        bus.error_text = error->message;
+        const GstStructure *details = nullptr;
+        gst_message_parse_error_details(msg, &details);
+        if (details) bus.error_details = gst_structure_copy(details);
+      }
+      g_error_free(error);
+      return true;
+    }
+    case GST_MESSAGE_WARNING:
+      bus.warnings++;
+      return false;
+    case GST_MESSAGE_PROGRESS: {
+      GstProgressType type;
+      gchar *code = nullptr, *text = nullptr;
+      gst_message_parse_progress(msg, &type, &code, &text);
+      static const char *names[] = {"start", "continue", "complete", "canceled", "error"};
+      bus.progress.push_back(std::string(names[type]) + ":" + (text ? text : ""));
+      g_free(code);
+      g_free(text);
+      return false;
+    }
+    case GST_MESSAGE_ELEMENT:
+      if (gst_message_get_structure(msg))
+        bus.element_messages.push_back(gst_structure_copy(gst_message_get_structure(msg)));
+      return false;
+    default:
+      return false;
+  }
+}
+
+bool PipelineRun::preroll(double timeout_s) {
+  GstBus *bus_ = gst_element_get_bus(pipeline_);
+  gst_element_set_state(pipeline_, GST_STATE_PAUSED);
+  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
+  bool prerolled = false;
+  while (!prerolled) {
+    gint64 left = deadline - g_get_monotonic_time();
+    if (left <= 0) {
+      bus.timed_out = true;
+      break;
+    }
+    GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
+    if (!msg) continue;
+    bool over = false;
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ASYNC_DONE &&
+        GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_))
+      prerolled = true;
+    else
+      over = handle(msg);
+    gst_message_unref(msg);
+    if (over) break;
+  }
+  gst_object_unref(bus_);
+  return prerolled;
+}
+
 void PipelineRun::play_to_end(double timeout_s) {
   GstBus *bus_ = gst_element_get_bus(pipeline_);
-  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    // The error that made the change fail is on the bus: collect it below.
-  }
+  // A state change that fails leaves its error on the bus: it is collected below.
+  gst_element_set_state(pipeline_, GST_STATE_PLAYING);
   gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
   while (true) {
     gint64 left = deadline - g_get_monotonic_time();
@@ -102,51 +180,11 @@ void PipelineRun::play_to_end(double timeout_s) {
     }
     GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
     if (!msg) continue;
-    bool done = false;
-    switch (GST_MESSAGE_TYPE(msg)) {
-      case GST_MESSAGE_EOS:
-        bus.eos = true;
-        done = true;
-        break;
-      case GST_MESSAGE_ERROR: {
-        GError *error = nullptr;
-        gst_message_parse_error(msg, &error, nullptr);
-        if (bus.errors++ == 0) {
-          bus.error_domain = error->domain;
-          bus.error_code = error->code;
-          bus.error_text = error->message;
-          const GstStructure *details = nullptr;
-          gst_message_parse_error_details(msg, &details);
-          if (details) bus.error_details = gst_structure_copy(details);
-        }
-        g_error_free(error);
-        done = true;
-        break;
-      }
-      case GST_MESSAGE_WARNING:
-        bus.warnings++;
-        break;
-      case GST_MESSAGE_PROGRESS: {
-        GstProgressType type;
-        gchar *code = nullptr, *text = nullptr;
-        gst_message_parse_progress(msg, &type, &code, &text);
-        static const char *names[] = {"start", "continue", "complete", "canceled", "error"};
-        bus.progress.push_back(std::string(names[type]) + ":" + (text ? text : ""));
-        g_free(code);
-        g_free(text);
-        break;
-      }
-      case GST_MESSAGE_ELEMENT:
-        if (gst_message_get_structure(msg))
-          bus.element_messages.push_back(gst_structure_copy(gst_message_get_structure(msg)));
-        break;
-      default:
-        break;
-    }
+    bool over = handle(msg);
     gst_message_unref(msg);
-    if (done) break;
+    if (over) break;
   }
-  // Errors raised right after the first one would be a double report: drain and count them.
+  // A second error right after the first would be a double report: drain and count them.
   while (GstMessage *msg = gst_bus_pop_filtered(bus_, GST_MESSAGE_ERROR)) {
     bus.errors++;
     gst_message_unref(msg);

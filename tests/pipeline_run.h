@@ -12,7 +12,7 @@
 namespace see2ai::test {
 
 struct SinkRecord {
-  std::string caps;                       // caps of the first sample
+  std::string caps;  // caps of the first sample
   int width = 0, height = 0;
   std::vector<GstClockTime> pts;
   std::vector<GstClockTime> durations;
@@ -28,8 +28,8 @@ struct BusRecord {
   GQuark error_domain = 0;
   int error_code = 0;
   std::string error_text;
-  GstStructure *error_details = nullptr;  // owned copy, may be null
-  std::vector<std::string> progress;      // "type:text"
+  GstStructure *error_details = nullptr;         // owned copy, may be null
+  std::vector<std::string> progress;             // "type:text"
   std::vector<GstStructure *> element_messages;  // owned copies
   ~BusRecord();
 };
@@ -41,8 +41,12 @@ class PipelineRun {
   GstElement *pipeline() const { return pipeline_; }
   GstElement *by_name(const char *name) const;  // caller unrefs
 
-  // Plays and waits for EOS or the first error (or `timeout_s`).
+  // Plays and waits for EOS or the first error (or `timeout_s`), or until the appsink named in
+  // stop_after() has received that many buffers.
   void play_to_end(double timeout_s = 120);
+  // Goes to PAUSED and waits for the preroll (ASYNC_DONE); false on error or timeout.
+  bool preroll(double timeout_s = 120);
+  void stop_after(const std::string &sink_name, size_t buffers);
   const SinkRecord &sink(const std::string &name) const;
   BusRecord bus;
 
@@ -50,6 +54,9 @@ class PipelineRun {
   GstElement *pipeline_ = nullptr;
   mutable std::mutex mutex_;
   std::vector<std::pair<std::string, SinkRecord>> sinks_;
+  std::string stop_sink_;
+  size_t stop_buffers_ = 0;
+  bool handle(GstMessage *msg);  // true when the run is over
   static GstFlowReturn on_sample(GstElement *appsink, gpointer user_data);
 };
 

@@ -9,6 +9,8 @@
 #include "devserver_process.h"
 #include "pipeline_run.h"
 
+#include <json-glib/json-glib.h>
+
 using see2ai::test::DevServerArgs;
 using see2ai::test::DevServerProcess;
 using see2ai::test::PipelineRun;
@@ -57,12 +59,13 @@ TEST_F(ElementTest, GstInspectDescribesTheElement) {
   for (const char *property : {"api-url", "api-key", "prompt", "duration", "resolution",
                                "aspect-ratio", "sync", "task-id", "cache-mode"})
     EXPECT_NE(text.find(std::string("  ") + property), std::string::npos) << property;
-  EXPECT_NE(text.find("SOMETIMES"), std::string::npos);
+  EXPECT_NE(text.find("Availability: Sometimes"), std::string::npos);
 }
 
 TEST_F(ElementTest, GeneratesFramesWithMatchingCapsAndTimestamps) {
-  PipelineRun run(source("prompt=\"a red fox\" duration=4 resolution=480p aspect-ratio=16:9 "
-                         "generate-audio=false ! appsink name=sink"));
+  PipelineRun run(
+      source("prompt=\"a red fox\" duration=4 resolution=480p aspect-ratio=16:9 "
+             "generate-audio=false ! appsink name=sink"));
   run.play_to_end();
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   ASSERT_TRUE(run.bus.eos);
@@ -79,8 +82,9 @@ TEST_F(ElementTest, GeneratesFramesWithMatchingCapsAndTimestamps) {
 }
 
 TEST_F(ElementTest, VerticalAspectRatioGivesPortraitCaps) {
-  PipelineRun run(source("prompt=\"a tall tower\" duration=4 resolution=480p aspect-ratio=9:16 "
-                         "generate-audio=false ! appsink name=sink"));
+  PipelineRun run(
+      source("prompt=\"a tall tower\" duration=4 resolution=480p aspect-ratio=9:16 "
+             "generate-audio=false ! appsink name=sink"));
   run.play_to_end();
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   EXPECT_EQ(run.sink("sink").width, 480);
@@ -88,8 +92,9 @@ TEST_F(ElementTest, VerticalAspectRatioGivesPortraitCaps) {
 }
 
 TEST_F(ElementTest, VideoAndAudioPadsBothFlowAndAgree) {
-  PipelineRun run(source("prompt=\"waves on a beach\" duration=4 resolution=480p name=s "
-                         "s.video ! appsink name=vsink s.audio ! appsink name=asink"));
+  PipelineRun run(
+      source("prompt=\"waves on a beach\" duration=4 resolution=480p name=s "
+             "s.video ! appsink name=vsink s.audio ! appsink name=asink"));
   run.play_to_end();
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   ASSERT_TRUE(run.bus.eos);
@@ -104,8 +109,9 @@ TEST_F(ElementTest, VideoAndAudioPadsBothFlowAndAgree) {
 }
 
 TEST_F(ElementTest, ProgressAndResultMessagesArePosted) {
-  PipelineRun run(source("prompt=\"a lighthouse\" duration=4 resolution=480p "
-                         "generate-audio=false ! appsink name=sink"));
+  PipelineRun run(
+      source("prompt=\"a lighthouse\" duration=4 resolution=480p "
+             "generate-audio=false ! appsink name=sink"));
   run.play_to_end();
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   ASSERT_FALSE(run.bus.progress.empty());
@@ -164,17 +170,178 @@ TEST_F(ElementTest, MissingApiKeyIsRefused_n) {
   EXPECT_NE(run.bus.error_text.find("api-key"), std::string::npos);
 }
 
+TEST_F(ElementTest, AccurateFlushingSeekStartsAtTheTarget) {
+  PipelineRun run(
+      source("prompt=\"a seek test\" duration=4 resolution=480p "
+             "generate-audio=false ! appsink name=sink"));
+  ASSERT_TRUE(run.preroll()) << run.bus.error_text;
+  ASSERT_TRUE(gst_element_seek_simple(
+      run.pipeline(), GST_FORMAT_TIME,
+      static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), 2 * GST_SECOND));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_TRUE(run.bus.eos);
+  const auto &sink = run.sink("sink");
+  ASSERT_FALSE(sink.pts.empty());
+  EXPECT_EQ(sink.pts.front(), 2 * GST_SECOND);
+  EXPECT_NEAR(static_cast<double>(sink.pts.size()), 2 * 24, 1);
+  gint64 duration = -1;
+  EXPECT_TRUE(gst_element_query_duration(run.pipeline(), GST_FORMAT_TIME, &duration));
+  EXPECT_NEAR(static_cast<double>(duration), 4e9, 1e9 / 24);
+}
+
+TEST_F(ElementTest, LoopRepeatsWithContinuousTimestamps) {
+  PipelineRun run(
+      source("prompt=\"a loop\" duration=4 resolution=480p loop=true name=s "
+             "s.video ! appsink name=vsink s.audio ! appsink name=asink"));
+  run.stop_after("vsink", 4 * 24 * 2 + 30);
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  const auto &video = run.sink("vsink");
+  ASSERT_GE(video.pts.size(), 4u * 24 * 2 + 30);
+  for (size_t i = 1; i < video.pts.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(video.pts[i]),
+                static_cast<double>(video.pts[i - 1] + video.durations[i - 1]), 1000.0)
+        << "video gap at buffer " << i;
+  const auto &audio = run.sink("asink");
+  ASSERT_GT(audio.pts.size(), 10u);
+  for (size_t i = 1; i < audio.pts.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(audio.pts[i]),
+                static_cast<double>(audio.pts[i - 1] + audio.durations[i - 1]), 1000.0)
+        << "audio gap at buffer " << i;
+  EXPECT_GT(audio.pts.back(), 4 * GST_SECOND);
+}
+
+TEST_F(ElementTest, AttachingByTaskIdMakesNoSubmit) {
+  std::string body;
+  ASSERT_EQ(server_->post_json("/api/v1/actions/see2ai_video_generation_v1",
+                               R"({"prompt":"attached","duration":4,"resolution":"480p",)"
+                               R"("generate_audio":false,"sync":false})",
+                               kKey, &body),
+            200)
+      << body;
+  JsonParser *parser = json_parser_new();
+  ASSERT_TRUE(json_parser_load_from_data(parser, body.c_str(), -1, nullptr));
+  std::string task_id =
+      json_object_get_string_member(json_node_get_object(json_parser_get_root(parser)), "task_id");
+  g_object_unref(parser);
+  int before = count_submits(*server_);
+  PipelineRun run(source("task-id=" + task_id + " ! appsink name=sink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_NEAR(static_cast<double>(run.sink("sink").pts.size()), 4 * 24, 1);
+  EXPECT_EQ(count_submits(*server_), before);
+}
+
+TEST_F(ElementTest, SecondRunOfTheSameRequestComesFromTheCacheWithNoRequest) {
+  std::string cache = see2ai::test::make_temp_dir("cache");
+  std::string pipeline = "see2aivideosrc api-url=" + server_->url() + " api-key=" + kKey +
+                         " cache-dir=" + cache +
+                         " prompt=\"cached fox\" duration=4 resolution=480p generate-audio=false"
+                         " ! appsink name=sink";
+  {
+    PipelineRun first(pipeline);
+    first.play_to_end();
+    ASSERT_EQ(first.bus.errors, 0) << first.bus.error_text;
+  }
+  size_t requests = server_->request_log().size();
+  PipelineRun second(pipeline);
+  second.play_to_end();
+  ASSERT_EQ(second.bus.errors, 0) << second.bus.error_text;
+  EXPECT_NEAR(static_cast<double>(second.sink("sink").pts.size()), 4 * 24, 1);
+  EXPECT_EQ(server_->request_log().size(), requests);
+  gboolean from_cache = FALSE;
+  for (auto *s : second.bus.element_messages)
+    if (gst_structure_has_name(s, "see2ai-result"))
+      gst_structure_get_boolean(s, "from-cache", &from_cache);
+  EXPECT_TRUE(from_cache);
+}
+
+TEST_F(ElementTest, UriSetsPropertiesAndRoundTrips) {
+  GError *error = nullptr;
+  GstElement *element = gst_element_make_from_uri(
+      GST_URI_SRC,
+      "see2ai://generate?prompt=a%20red%20fox&duration=6&resolution=480p&aspect-ratio=9:16"
+      "&video-urls=http://a.example/1.mp4&video-urls=http://a.example/2.mp4&model=fast",
+      nullptr, &error);
+  ASSERT_NE(element, nullptr) << (error ? error->message : "");
+  gchar *prompt = nullptr;
+  gint duration = 0;
+  g_object_get(element, "prompt", &prompt, "duration", &duration, nullptr);
+  EXPECT_STREQ(prompt, "a red fox");
+  EXPECT_EQ(duration, 6);
+  g_free(prompt);
+  GValue urls = G_VALUE_INIT;
+  g_value_init(&urls, GST_TYPE_ARRAY);
+  g_object_get_property(G_OBJECT(element), "video-urls", &urls);
+  ASSERT_EQ(gst_value_array_get_size(&urls), 2u);
+  EXPECT_STREQ(g_value_get_string(gst_value_array_get_value(&urls, 1)), "http://a.example/2.mp4");
+  g_value_unset(&urls);
+  gchar *uri = gst_uri_handler_get_uri(GST_URI_HANDLER(element));
+  std::string text = uri;
+  g_free(uri);
+  for (const char *part : {"prompt=a%20red%20fox", "duration=6", "resolution=480p", "model=fast",
+                           "video-urls=http%3A%2F%2Fa.example%2F2.mp4"})
+    EXPECT_NE(text.find(part), std::string::npos) << part << " in " << text;
+  GstElement *copy = gst_element_make_from_uri(GST_URI_SRC, text.c_str(), nullptr, nullptr);
+  ASSERT_NE(copy, nullptr);
+  gchar *copy_uri = gst_uri_handler_get_uri(GST_URI_HANDLER(copy));
+  EXPECT_EQ(text, copy_uri);
+  g_free(copy_uri);
+  gst_object_unref(copy);
+
+  EXPECT_TRUE(gst_uri_handler_set_uri(GST_URI_HANDLER(element), "see2ai://task/task-42", nullptr));
+  gchar *task_id = nullptr;
+  g_object_get(element, "task-id", &task_id, nullptr);
+  EXPECT_STREQ(task_id, "task-42");
+  g_free(task_id);
+  gst_object_unref(element);
+}
+
+TEST_F(ElementTest, UriRefusesTheApiKeyAndUnknownProperties_n) {
+  GstElement *element = gst_element_factory_make("see2aivideosrc", nullptr);
+  ASSERT_NE(element, nullptr);
+  GError *error = nullptr;
+  EXPECT_FALSE(gst_uri_handler_set_uri(GST_URI_HANDLER(element),
+                                       "see2ai://generate?prompt=x&api-key=secret", &error));
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error->message).find("API key"), std::string::npos);
+  g_clear_error(&error);
+  EXPECT_FALSE(
+      gst_uri_handler_set_uri(GST_URI_HANDLER(element), "see2ai://generate?colour=blue", &error));
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error->message).find("colour"), std::string::npos);
+  g_clear_error(&error);
+  EXPECT_FALSE(
+      gst_uri_handler_set_uri(GST_URI_HANDLER(element), "see2ai://generate?duration=soon", &error));
+  g_clear_error(&error);
+  gst_object_unref(element);
+}
+
+TEST_F(ElementTest, PlaybinPlaysASee2aiUri) {
+  g_setenv("SEE2AI_API_URL", server_->url().c_str(), TRUE);
+  g_setenv("SEE2AI_API_KEY", kKey, TRUE);
+  PipelineRun run(
+      "playbin uri=\"see2ai://generate?prompt=playbin%20fox&duration=4&resolution=480p"
+      "&cache-mode=off\" video-sink=\"fakesink sync=false\" audio-sink=\"fakesink sync=false\"");
+  run.play_to_end();
+  g_unsetenv("SEE2AI_API_URL");
+  g_unsetenv("SEE2AI_API_KEY");
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_TRUE(run.bus.eos);
+}
+
 TEST(ElementLifetime, NullWhileGeneratingReturnsWithinASecond) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
   args.latency_ms = 60000;
   DevServerProcess slow(args);
   GError *error = nullptr;
-  GstElement *pipeline = gst_parse_launch(
-      ("see2aivideosrc api-url=" + slow.url() + " api-key=" + kKey +
-       " cache-mode=off poll-interval=100 prompt=slow duration=4 ! fakesink")
-          .c_str(),
-      &error);
+  GstElement *pipeline =
+      gst_parse_launch(("see2aivideosrc api-url=" + slow.url() + " api-key=" + kKey +
+                        " cache-mode=off poll-interval=100 prompt=slow duration=4 ! fakesink")
+                           .c_str(),
+                       &error);
   ASSERT_EQ(error, nullptr);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus(pipeline);
@@ -182,8 +349,7 @@ TEST(ElementLifetime, NullWhileGeneratingReturnsWithinASecond) {
   bool in_progress = false;
   while (!in_progress) {
     GstMessage *msg = gst_bus_timed_pop_filtered(
-        bus, 20 * GST_SECOND,
-        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+        bus, 20 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
     ASSERT_NE(msg, nullptr);
     ASSERT_NE(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
     const GstStructure *s = gst_message_get_structure(msg);
