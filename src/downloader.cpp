@@ -64,7 +64,7 @@ void Downloader::download(const std::string &url, GrowingFile &file,
                           const std::function<void()> &started) {
   ClipWriter writer(file.path());
   std::vector<uint8_t> chunk(64 * 1024);
-  uint64_t written = 0;    // bytes of this attempt's stream on disk, from offset 0
+  uint64_t written = 0;    // bytes of the clip on disk, from offset 0
   uint64_t announced = 0;  // the most the reader has been told about
   std::optional<uint64_t> total;
   bool notified = false;
@@ -129,7 +129,7 @@ void Downloader::download(const std::string &url, GrowingFile &file,
         if (std::optional<std::string> value = response->header("Retry-After"))
           retry_after = parse_retry_after(*value);
       } else {
-        throw ServiceError(status == 429 ? ErrorKind::Busy : ErrorKind::Failed,
+        throw ServiceError(ErrorKind::Failed,
                            "downloading " + url + " failed: HTTP " + std::to_string(status),
                            status);
       }
