@@ -8,8 +8,16 @@ import xml.etree.ElementTree as ET
 junit_path, json_path = sys.argv[1], sys.argv[2]
 passed = failed = 0
 failed_names = []
+binaries_with_failed_cases = set()
 try:
     root = ET.parse(junit_path).getroot()
+    for suite in root.iter("testsuite"):
+        # Suites are named "<project>.<meson test>.<GoogleTest suite>".
+        parts = (suite.get("name") or "").split(".")
+        binary = parts[1] if len(parts) > 2 else suite.get("name")
+        for case in suite.iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                binaries_with_failed_cases.add(binary)
     for case in root.iter("testcase"):
         name = f"{case.get('classname')}.{case.get('name')}"
         if case.find("failure") is not None or case.find("error") is not None:
@@ -28,8 +36,8 @@ try:
     with open(json_path) as log:
         for line in log:
             entry = json.loads(line)
-            if entry.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
-                if not any(n.startswith(entry["name"]) for n in failed_names):
+            if entry.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS", "INTERRUPT"):
+                if entry["name"] not in binaries_with_failed_cases:
                     failed += 1
                     failed_names.append(f"{entry['name']} ({entry['result']})")
 except OSError as err:
