@@ -1219,6 +1219,30 @@ TEST(GenerationJobTransport, SeveralResultUrlsAreDownloadedInOrderWithTheKeyOnly
   EXPECT_FALSE(elsewhere_seen.any_authorization());
 }
 
+TEST(GenerationJobTransport, TaskIdIsEscapedIntoTheStatusPathTemplate) {
+  SeenRequests seen;
+  LoopbackServer service([&](SoupServerMessage *message) {
+    seen.record(message);
+    answer(message, 404, "application/json", R"({"detail":"no such task"})");
+  });
+  ClientConfig config;
+  config.api_url = service.url() + "/";
+  config.api_key = kKey;
+  config.status_path = "/v2/tasks/{task_id}/status";
+  RecordingEvents events;
+  GenerationJob job(config, GenerationRequest{}, events);
+  job.set_attach_task_id("a/b c?d");
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_EQ(error.http_status, 404);
+  EXPECT_EQ(error.task_id, "a/b c?d");
+  ASSERT_EQ(seen.count(), 1u);
+  // The server hands the path over decoded: the "?" still inside it proves it was escaped (a raw
+  // one would have started a query).
+  EXPECT_EQ(seen.paths[0], "/v2/tasks/a/b c?d/status");
+  EXPECT_TRUE(seen.authorization[0]);
+}
+
 TEST(GenerationJobTransport, SelfSignedServiceIsRefusedUnlessSslStrictIsOff) {
   GTlsCertificate *certificate = self_signed_certificate();
   ASSERT_NE(certificate, nullptr);
