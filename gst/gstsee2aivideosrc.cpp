@@ -280,6 +280,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   bool flushing = false;
   gint64 started_us = 0;
   std::string last_state;
+  gboolean from_cache = FALSE;  // job thread only
 
   // Streaming task.
   GstTask *task;
@@ -318,6 +319,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void on_submitting() override;
   void on_task_id(const std::string &task_id, bool resumed) override;
   void on_state(const TaskOutput &output, int64_t elapsed_ms) override;
+  void on_cache_hit(const TaskOutput &output) override;
   void on_warning(const std::string &message) override;
   void on_download_started(size_t index, std::shared_ptr<GrowingFile> growing) override;
 
@@ -438,8 +440,13 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
           GST_OBJECT(src),
           gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(),
                             "state", G_TYPE_STRING, state, "elapsed-ms", G_TYPE_INT64,
-                            static_cast<gint64>(elapsed_ms), "from-cache", G_TYPE_BOOLEAN, FALSE,
-                            nullptr)));
+                            static_cast<gint64>(elapsed_ms), "from-cache", G_TYPE_BOOLEAN,
+                            from_cache, nullptr)));
+}
+
+void GstSee2aiVideoSrcPrivate::on_cache_hit(const TaskOutput &output) {
+  GST_INFO_OBJECT(src, "playing task %s from the cache: nothing is spent", output.task_id.c_str());
+  from_cache = TRUE;
 }
 
 void GstSee2aiVideoSrcPrivate::on_warning(const std::string &message) {
@@ -471,19 +478,6 @@ void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool from_c
 void GstSee2aiVideoSrcPrivate::run_job() {
   try {
     see2ai::JobResult result = job->run();
-    if (result.from_cache) {
-      GST_INFO_OBJECT(src, "playing task %s from the cache", result.output.task_id.c_str());
-      on_task_id(result.output.task_id, true);
-      gst_element_post_message(
-          GST_ELEMENT(src),
-          gst_message_new_element(
-              GST_OBJECT(src),
-              gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING,
-                                result.output.task_id.c_str(), "state", G_TYPE_STRING,
-                                see2ai::state_name(result.output.state), "elapsed-ms", G_TYPE_INT64,
-                                static_cast<gint64>(0), "from-cache", G_TYPE_BOOLEAN, TRUE,
-                                nullptr)));
-    }
     post_result(result.output, result.from_cache);
     post_progress(GST_PROGRESS_TYPE_COMPLETE, "Clip ready");
     std::lock_guard<std::mutex> guard(job_lock);
@@ -583,6 +577,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
     flushing = false;
   }
   last_state.clear();
+  from_cache = FALSE;
   started_us = g_get_monotonic_time();
   file_index = 0;
   video = OutputPad();

@@ -250,11 +250,15 @@ TEST_F(ElementTest, SecondRunOfTheSameRequestComesFromTheCacheWithNoRequest) {
   ASSERT_EQ(second.bus.errors, 0) << second.bus.error_text;
   EXPECT_NEAR(static_cast<double>(second.sink("sink").pts.size()), 4 * 24, 1);
   EXPECT_EQ(server_->request_log().size(), requests);
-  gboolean from_cache = FALSE;
-  for (auto *s : second.bus.element_messages)
+  gboolean result_from_cache = FALSE, task_from_cache = FALSE;
+  for (auto *s : second.bus.element_messages) {
     if (gst_structure_has_name(s, "see2ai-result"))
-      gst_structure_get_boolean(s, "from-cache", &from_cache);
-  EXPECT_TRUE(from_cache);
+      gst_structure_get_boolean(s, "from-cache", &result_from_cache);
+    if (gst_structure_has_name(s, "see2ai-task"))
+      gst_structure_get_boolean(s, "from-cache", &task_from_cache);
+  }
+  EXPECT_TRUE(result_from_cache);
+  EXPECT_TRUE(task_from_cache);
 }
 
 TEST_F(ElementTest, UriSetsPropertiesAndRoundTrips) {
