@@ -25,6 +25,17 @@ PipelineRun::PipelineRun(const std::string &description) {
     g_clear_error(&error);
     throw std::runtime_error("cannot parse pipeline: " + message);
   }
+  // Stamps each message when it is posted, on the posting thread.
+  GstBus *bus_ = gst_element_get_bus(pipeline_);
+  gst_bus_set_sync_handler(
+      bus_,
+      [](GstBus *, GstMessage *msg, gpointer) {
+        if (!GST_CLOCK_TIME_IS_VALID(GST_MESSAGE_TIMESTAMP(msg)))
+          GST_MESSAGE_TIMESTAMP(msg) = gst_util_get_timestamp();
+        return GST_BUS_PASS;
+      },
+      nullptr, nullptr);
+  gst_object_unref(bus_);
   GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipeline_));
   GValue item = G_VALUE_INIT;
   while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
@@ -74,6 +85,7 @@ GstFlowReturn PipelineRun::on_sample(GstElement *appsink, gpointer user_data) {
       gst_structure_get_int(s, "width", &record.width);
       gst_structure_get_int(s, "height", &record.height);
     }
+    if (record.pts.empty()) record.first_sample_at = gst_util_get_timestamp();
     record.pts.push_back(GST_BUFFER_PTS(buffer));
     record.durations.push_back(GST_BUFFER_DURATION(buffer));
     record.discont.push_back(GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT));
@@ -133,8 +145,10 @@ bool PipelineRun::handle(GstMessage *msg) {
       return false;
     }
     case GST_MESSAGE_ELEMENT:
-      if (gst_message_get_structure(msg))
+      if (gst_message_get_structure(msg)) {
         bus.element_messages.push_back(gst_structure_copy(gst_message_get_structure(msg)));
+        bus.element_message_times.push_back(GST_MESSAGE_TIMESTAMP(msg));
+      }
       return false;
     default:
       return false;

@@ -18,6 +18,7 @@ struct SinkRecord {
   std::vector<GstClockTime> durations;
   std::vector<bool> discont;
   uint64_t bytes = 0;
+  GstClockTime first_sample_at = GST_CLOCK_TIME_NONE;  // gst_util_get_timestamp() clock
 };
 
 struct BusRecord {
@@ -28,9 +29,10 @@ struct BusRecord {
   GQuark error_domain = 0;
   int error_code = 0;
   std::string error_text;
-  GstStructure *error_details = nullptr;         // owned copy, may be null
-  std::vector<std::string> progress;             // "type:text"
-  std::vector<GstStructure *> element_messages;  // owned copies
+  GstStructure *error_details = nullptr;            // owned copy, may be null
+  std::vector<std::string> progress;                // "type:text"
+  std::vector<GstStructure *> element_messages;     // owned copies
+  std::vector<GstClockTime> element_message_times;  // GST_MESSAGE_TIMESTAMP of each
   ~BusRecord();
 };
 

@@ -170,6 +170,27 @@ TEST_F(ElementTest, MissingApiKeyIsRefused_n) {
   EXPECT_NE(run.bus.error_text.find("api-key"), std::string::npos);
 }
 
+TEST(ElementProgressive, FirstFrameLeavesBeforeTheDownloadEnds) {
+  gst_init(nullptr, nullptr);
+  DevServerProcess server;
+  // About 40 kB/s: the 720p clip takes seconds to arrive.
+  server.add_faults(R"([{"match":"download","times":-1,"rate":40000}])");
+  PipelineRun run("see2aivideosrc api-url=" + server.url() + " api-key=" + kKey +
+                  " cache-mode=off poll-interval=100 prompt=\"progressive\" duration=4 "
+                  "generate-audio=false ! appsink name=sink");
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_TRUE(run.bus.eos);
+  GstClockTime download_done = GST_CLOCK_TIME_NONE;
+  for (size_t i = 0; i < run.bus.element_messages.size(); ++i)
+    if (gst_structure_has_name(run.bus.element_messages[i], "see2ai-result"))
+      download_done = run.bus.element_message_times[i];
+  ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(download_done));
+  const auto &sink = run.sink("sink");
+  EXPECT_NEAR(static_cast<double>(sink.pts.size()), 4 * 24, 1);
+  EXPECT_LT(sink.first_sample_at, download_done);
+}
+
 TEST_F(ElementTest, AccurateFlushingSeekStartsAtTheTarget) {
   PipelineRun run(
       source("prompt=\"a seek test\" duration=4 resolution=480p "
