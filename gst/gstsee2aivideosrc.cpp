@@ -646,8 +646,12 @@ void GstSee2aiVideoSrcPrivate::push_event_all(GstEvent *event) {
 }
 
 // Asked on the video pad's own thread: a query from the decoding thread could wait on a pad
-// block that uridecodebin only lifts at no-more-pads.
+// block that uridecodebin only lifts at no-more-pads. Live, the query is not asked at all: a
+// serialized query that reaches a live aggregator through tee and queue can wait forever on the
+// aggregator's running output, so live peers are taken to read GstVideoMeta (compositor,
+// videoconvert, videoscale and the encoders all do).
 GstBuffer *GstSee2aiVideoSrcPrivate::adapt_to_peer(GstBuffer *buffer) {
+  if (is_live) return buffer;
   if (gst_pad_check_reconfigure(video.pad) || !video.allocation_known) {
     GstCaps *caps = gst_pad_get_current_caps(video.pad);
     GstQuery *query = gst_query_new_allocation(caps, FALSE);

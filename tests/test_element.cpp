@@ -356,6 +356,60 @@ TEST_F(ElementTest, PlaybinPlaysASee2aiUri) {
   EXPECT_TRUE(run.bus.eos);
 }
 
+TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
+  gst_init(nullptr, nullptr);
+  DevServerProcess server;
+  PipelineRun run(
+      "compositor name=mix ! video/x-raw,width=320,height=180,framerate=24/1 ! "
+      "appsink name=sink_mix "
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=24/1 ! mix. "
+      "see2aivideosrc api-url=" +
+      server.url() + " api-key=" + kKey +
+      " cache-mode=off poll-interval=100 is-live=true loop=true prompt=\"a live plate\" "
+      "duration=4 resolution=480p generate-audio=false ! tee name=t "
+      "t. ! queue ! videoscale ! video/x-raw,width=160,height=90 ! mix. "
+      "t. ! queue ! appsink name=sink_src");
+  // Two and a half plays of the 4 s clip, paced by the live mixer.
+  run.stop_after("sink_src", 4 * 24 * 2 + 12);
+  run.play_to_end(60);
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_FALSE(run.bus.timed_out);
+  const auto &src = run.sink("sink_src");
+  const auto &mix = run.sink("sink_mix");
+  ASSERT_GE(src.pts.size(), 4u * 24 * 2 + 12);
+  for (size_t i = 1; i < src.pts.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(src.pts[i]),
+                static_cast<double>(src.pts[i - 1] + src.durations[i - 1]), 1000.0)
+        << "gap at buffer " << i;
+  // The mixer kept running while the clip was generated: it output frames before the first one
+  // of the clip, and its own timestamps have no hole.
+  ASSERT_FALSE(mix.pts.empty());
+  EXPECT_LT(mix.pts.front(), src.pts.front());
+  for (size_t i = 1; i < mix.pts.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(mix.pts[i] - mix.pts[i - 1]), 1e9 / 24, 1e6) << i;
+  gboolean live = FALSE;
+  GstClockTime min_latency = 0, max_latency = 0;
+  GstElement *source = nullptr;
+  GstIterator *it = gst_bin_iterate_sources(GST_BIN(run.pipeline()));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElement *element = GST_ELEMENT(g_value_get_object(&item));
+    if (g_str_has_prefix(GST_OBJECT_NAME(element), "see2aivideosrc")) source = element;
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  ASSERT_NE(source, nullptr);
+  GstPad *pad = gst_element_get_static_pad(source, "video");
+  ASSERT_NE(pad, nullptr);
+  GstQuery *query = gst_query_new_latency();
+  EXPECT_TRUE(gst_pad_query(pad, query));
+  gst_query_parse_latency(query, &live, &min_latency, &max_latency);
+  EXPECT_TRUE(live);
+  gst_query_unref(query);
+  gst_object_unref(pad);
+}
+
 TEST(ElementLifetime, NullWhileGeneratingReturnsWithinASecond) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
