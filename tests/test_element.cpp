@@ -410,6 +410,61 @@ TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
   gst_object_unref(pad);
 }
 
+// Reads an integer or string member of one request-log line.
+std::string log_member(const std::string &line, const char *name) {
+  JsonParser *parser = json_parser_new();
+  std::string value;
+  if (json_parser_load_from_data(parser, line.c_str(), -1, nullptr)) {
+    JsonObject *object = json_node_get_object(json_parser_get_root(parser));
+    if (object && json_object_has_member(object, name)) {
+      JsonNode *node = json_object_get_member(object, name);
+      if (JSON_NODE_HOLDS_VALUE(node))
+        value = json_node_get_value_type(node) == G_TYPE_STRING
+                    ? json_node_get_string(node)
+                    : std::to_string(json_node_get_int(node));
+    }
+  }
+  g_object_unref(parser);
+  return value;
+}
+
+TEST(ElementLoad, EightSourcesInOnePipelineGenerateInParallel) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 1500;
+  DevServerProcess server(args);
+  std::string description;
+  for (int i = 0; i < 8; ++i)
+    description += "see2aivideosrc api-url=" + server.url() + " api-key=" + kKey +
+                   " cache-mode=off poll-interval=100 generate-audio=false duration=4 "
+                   "resolution=480p prompt=\"tile " +
+                   std::to_string(i) + "\" ! appsink name=sink" + std::to_string(i) + " ";
+  PipelineRun run(description);
+  run.play_to_end(120);
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_TRUE(run.bus.eos);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_NEAR(static_cast<double>(run.sink("sink" + std::to_string(i)).pts.size()), 4 * 24, 1)
+        << i;
+  // Overlap: every submit reached the server before the first task finished.
+  long last_submit = -1, first_success = -1;
+  int submits = 0;
+  for (const auto &line : server.request_log()) {
+    long t = std::atol(log_member(line, "t_ms").c_str());
+    if (log_member(line, "method") == "POST" &&
+        log_member(line, "path").find("/api/v1/actions/") == 0) {
+      ++submits;
+      last_submit = std::max(last_submit, t);
+    }
+    if (log_member(line, "event") == "state" && log_member(line, "state") == "succeeded" &&
+        first_success < 0)
+      first_success = t;
+  }
+  EXPECT_EQ(submits, 8);
+  ASSERT_GE(first_success, 0);
+  EXPECT_LT(last_submit, first_success);
+}
+
 TEST(ElementLifetime, NullWhileGeneratingReturnsWithinASecond) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
