@@ -293,8 +293,9 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   PadQueues queues;
   guint group_id = 0;
   std::string prompt;
-  bool is_live = false;
-  bool loop = false;
+  std::atomic<bool> is_live{false};  // read by queries on other threads
+  std::atomic<bool> loop{false};
+  std::atomic<GstClockTime> last_end{0};  // end of the latest buffer, for position queries
   GstSegment segment;
   bool need_segment = false;
   std::atomic<gint64> clip_duration{-1};  // of one play of the clip, once a file was opened
@@ -588,6 +589,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
   segment_seqnum = gst_util_seqnum_next();
   live_base = GST_CLOCK_TIME_NONE;
   clip_duration = -1;
+  last_end = 0;
   group_id = gst_util_group_id_next();
   job_thread = std::thread([this] { run_job(); });
   gst_task_start(task);
@@ -849,6 +851,7 @@ void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
   GstClockTime pts = out.offset + static_cast<GstClockTime>(MAX(frame.pts_ns, 0));
   GstClockTime duration = static_cast<GstClockTime>(MAX(frame.duration_ns, 0));
   out.end = MAX(out.end, pts + duration);
+  last_end = MAX(video.end, audio.end);
   if (is_live) {
     if (!wait_until_playing()) {
       gst_buffer_unref(buffer);
@@ -920,7 +923,7 @@ void GstSee2aiVideoSrcPrivate::set_playing(bool value) {
 }
 
 GstClockTime GstSee2aiVideoSrcPrivate::position() const {
-  return MAX(video.end, audio.end);
+  return last_end;
 }
 
 // Seeking needs the whole clip on disk (one file, not live, not looping).
@@ -967,6 +970,7 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
     decoder->seek(static_cast<int64_t>(segment.start), flags & GST_SEEK_FLAG_ACCURATE);
     video.offset = audio.offset = 0;
     video.end = audio.end = segment.start;
+    last_end = segment.start;
   } catch (const MediaError &error) {
     GST_WARNING_OBJECT(src, "seek failed: %s", error.what());
     ok = false;
@@ -1535,6 +1539,11 @@ gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
 
 gboolean see2ai_uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
   GObject *object = G_OBJECT(handler);
+  if (GST_STATE(handler) > GST_STATE_READY) {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+                "see2ai URI: the URI can only be changed in the NULL or READY state");
+    return FALSE;
+  }
   GUri *parsed = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY, nullptr);
   if (!parsed || g_strcmp0(g_uri_get_scheme(parsed), "see2ai") != 0) {
     if (parsed) g_uri_unref(parsed);
