@@ -337,7 +337,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void finish(GstFlowReturn reason);
   void post_service_error(const ServiceError &error);
   void post_progress(GstProgressType type, const std::string &text);
-  void post_result(const TaskOutput &output, bool from_cache);
+  void post_result(const TaskOutput &output, bool cached);
   void push_event_all(GstEvent *event);
   void pad_loop(size_t index, GstPad *pad);
   GstBuffer *adapt_to_peer(GstBuffer *buffer);
@@ -428,9 +428,6 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
   const char *state = see2ai::state_name(output.state);
   GST_INFO_OBJECT(src, "task %s is %s after %.1f s", output.task_id.c_str(), state,
                   elapsed_ms / 1000.0);
-  if (last_state.empty() && output.task_id.size() && current_task_id.empty())
-    on_task_id(output.task_id, false);
-  last_state = state;
   gchar *text =
       g_strdup_printf("Task %s: %s (%.1f s)", output.task_id.c_str(), state, elapsed_ms / 1000.0);
   post_progress(GST_PROGRESS_TYPE_CONTINUE, text);
@@ -463,8 +460,8 @@ void GstSee2aiVideoSrcPrivate::on_download_started(size_t index,
   job_cond.notify_all();
 }
 
-void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool from_cache) {
-  GstStructure *s = result_structure(output, from_cache);
+void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool cached) {
+  GstStructure *s = result_structure(output, cached);
   {
     std::lock_guard<std::mutex> guard(lock);
     if (result) gst_structure_free(result);
@@ -472,7 +469,7 @@ void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool from_c
   }
   g_object_notify_by_pspec(G_OBJECT(src), properties[PROP_RESULT]);
   GST_INFO_OBJECT(src, "task %s done: %" G_GINT64_FORMAT " tokens%s", output.task_id.c_str(),
-                  output.total_tokens, from_cache ? " (from the cache, nothing spent)" : "");
+                  output.total_tokens, cached ? " (from the cache, nothing spent)" : "");
   gst_element_post_message(GST_ELEMENT(src), gst_message_new_element(GST_OBJECT(src), s));
 }
 
