@@ -62,6 +62,23 @@ TEST_F(ElementTest, GstInspectDescribesTheElement) {
   EXPECT_NE(text.find("Availability: Sometimes"), std::string::npos);
 }
 
+TEST_F(ElementTest, GstInspectOfThePluginIsClean) {
+  for (const char *flag : {"", "--print-plugin-auto-install-info"}) {
+    gchar *out = nullptr, *err = nullptr;
+    gint status = -1;
+    const gchar *argv[] = {"gst-inspect-1.0", *flag ? flag : "see2ai", *flag ? "see2ai" : nullptr,
+                           nullptr};
+    ASSERT_TRUE(g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH,
+                             nullptr, nullptr, &out, &err, &status, nullptr));
+    std::string text = out ? out : "", errors = err ? err : "";
+    g_free(out);
+    g_free(err);
+    EXPECT_TRUE(g_spawn_check_wait_status(status, nullptr)) << flag;
+    EXPECT_EQ(errors, "") << flag;
+    EXPECT_NE(text.find(*flag ? "element-see2aivideosrc" : "see2aivideosrc"), std::string::npos);
+  }
+}
+
 TEST_F(ElementTest, GeneratesFramesWithMatchingCapsAndTimestamps) {
   PipelineRun run(
       source("prompt=\"a red fox\" duration=4 resolution=480p aspect-ratio=16:9 "
