@@ -1,0 +1,551 @@
+#!/usr/bin/env python3
+# Runs the issue 7 benchmark cases against a release build and the dev server on loopback, prints
+# one table and writes it to bench/RESULTS.md. Called by bench/run.sh (which builds first).
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY = "bench-key"
+SUBMIT_PATH = "/api/v1/actions/see2ai_video_generation_v1"
+CASE1_PROMPT = "bench decode cost: a lighthouse at dusk"
+SMALL_PROMPT = "bench small clip: a paper boat"
+
+
+def wall_ms():
+    return time.time() * 1000.0
+
+
+class DevServer:
+    """One see2ai-devserver process on a free loopback port with its own output dir and log."""
+
+    def __init__(self, build, work, name, latency_ms):
+        self.name = name
+        self.output_dir = os.path.join(work, name + "-out")
+        self.log_path = os.path.join(work, name + ".jsonl")
+        self.process = subprocess.Popen(
+            [os.path.join(build, "devserver", "see2ai-devserver"), "--key", f"{KEY}:1000000000000",
+             "--latency-ms", str(latency_ms), "--output-dir", self.output_dir,
+             "--log", self.log_path],
+            stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        prefix = "see2ai-devserver listening on "
+        if not line.startswith(prefix):
+            raise RuntimeError(f"dev server {name} did not start: {line!r}")
+        self.url = line[len(prefix):].strip()
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.offset_ms = self.clock_offset_ms()
+
+    def request(self, method, path, body=None, auth=True, timeout=120):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if auth:
+            req.add_header("Authorization", "Bearer " + KEY)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def log(self):
+        _, body = self.request("GET", "/_dev/log", auth=False)
+        return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+    def requests_logged(self):
+        return sum(1 for line in self.log() if "method" in line)
+
+    def add_faults(self, rules):
+        status, body = self.request("POST", "/_dev/faults", rules, auth=False)
+        if status != 200:
+            raise RuntimeError(f"faults refused: {status} {body!r}")
+
+    def clear_faults(self):
+        self.request("DELETE", "/_dev/faults", auth=False)
+
+    def clock_offset_ms(self):
+        """wall-clock epoch ms = log t_ms + offset. The log's t_ms counts from the server's start on
+        its own monotonic clock and has no absolute time, so logged probe requests (404 status of
+        an unknown task, logged when answered) are bracketed by wall-clock readings here; the
+        probe with the shortest round trip wins (error <= half of it plus the 1 ms resolution)."""
+        samples = []
+        for i in range(7):
+            path = f"/api/v1/status/clock-probe-{i}"
+            before = wall_ms()
+            self.request("GET", path)
+            after = wall_ms()
+            samples.append((after - before, path, (before + after) / 2))
+        log = {line.get("path"): line["t_ms"] for line in self.log() if "path" in line}
+        rtt, path, middle = min(samples)
+        return middle - log[path]
+
+    def submit(self, prompt, duration, resolution, audio, sync=False):
+        status, body = self.request("POST", SUBMIT_PATH, {
+            "prompt": prompt, "duration": duration, "resolution": resolution,
+            "generate_audio": audio, "sync": sync})
+        output = json.loads(body)
+        if status != 200:
+            raise RuntimeError(f"submit failed: {status} {output}")
+        return output
+
+    def wait_succeeded(self, task_id, deadline_s=120):
+        end = time.time() + deadline_s
+        while time.time() < end:
+            _, body = self.request("GET", "/api/v1/status/" + task_id)
+            output = json.loads(body)
+            if output.get("state") == "succeeded":
+                return output
+            if output.get("state") in ("failed", "expired", "cancelled"):
+                raise RuntimeError(f"task {task_id} ended {output.get('state')}")
+            time.sleep(0.05)
+        raise RuntimeError(f"task {task_id} did not finish")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.work = tempfile.mkdtemp(prefix="see2ai-bench-")
+        self.env = dict(os.environ)
+        self.env["GST_PLUGIN_PATH"] = os.path.join(self.build, "gst")
+        self.env["SEE2AI_API_KEY"] = KEY
+        self.env["XDG_CACHE_HOME"] = os.path.join(self.work, "xdg-cache")
+        self.env.pop("GST_DEBUG", None)
+        self.runs = args.runs
+        self.rows = []
+        self.notes = []
+        self.servers = []
+
+    def realistic_clip(self):
+        """A 15 s 1280x720 24 fps H.264 + AAC mono 48 kHz clip at ~4 Mbit/s (testsrc2 with temporal
+        noise), made once per build dir: the dev server's own renders are flat synthetic pictures
+        of a few hundred KB that cost next to nothing to download or decode."""
+        path = os.path.join(self.build, "bench-clip-720p-15s.mp4")
+        if not os.path.exists(path):
+            print("encoding the 15 s 720p bench clip with ffmpeg (once per build dir)", flush=True)
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                 "testsrc2=size=1280x720:rate=24,noise=alls=12:allf=t", "-f", "lavfi", "-i",
+                 "sine=frequency=440:sample_rate=48000", "-t", "15", "-c:v", "libx264",
+                 "-preset", "veryfast", "-b:v", "4M", "-maxrate", "5M", "-bufsize", "8M",
+                 "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1", "-b:a", "96k",
+                 "-movflags", "+faststart", path + ".tmp.mp4"], check=True)
+            os.replace(path + ".tmp.mp4", path)
+        return path
+
+    def install_realistic_clip(self, server):
+        """Generates CASE1_PROMPT once on `server`, then swaps the dev server's render-cache entry
+        for that clip with the realistic one, so every later task with that prompt returns it.
+        Returns the first (synthetic) task."""
+        task = server.wait_succeeded(server.submit(CASE1_PROMPT, 15, "720p", True)["task_id"])
+        rendered = os.stat(os.path.join(server.output_dir, task["task_id"] + ".mp4"))
+        cache_dir = os.path.join(server.output_dir, ".render-cache")
+        entry = next(os.path.join(cache_dir, name) for name in os.listdir(cache_dir)
+                     if os.stat(os.path.join(cache_dir, name)).st_ino == rendered.st_ino)
+        shutil.copyfile(self.realistic_clip(), entry + ".bench")
+        os.replace(entry + ".bench", entry)
+        return task
+
+    def server(self, name, latency_ms):
+        server = DevServer(self.build, self.work, name, latency_ms)
+        self.servers.append(server)
+        return server
+
+    def close(self):
+        for server in self.servers:
+            server.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def row(self, case, metric, element, reference, ratio, target, met):
+        self.rows.append((case, metric, element, reference, ratio, target, met))
+        print(f"  {case} | {metric} | {element} | {reference} | {ratio} | {target} | {met}",
+              flush=True)
+
+    # Runs one pipeline under /usr/bin/time: (user+sys s, wall s, peak RSS KiB).
+    def timed(self, command):
+        stats = os.path.join(self.work, "time.txt")
+        result = subprocess.run(["/usr/bin/time", "-f", "%U %S %e %M", "-o", stats] + command,
+                                env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"{command[0]} failed: {result.stderr[-2000:]}")
+        user, system, wall, rss = open(stats).read().split()[-4:]
+        return float(user) + float(system), float(wall), int(rss)
+
+    def repeated(self, command):
+        self.timed(command)  # warm-up: page cache, GStreamer registry, server render cache
+        samples = [self.timed(command) for _ in range(self.runs)]
+        return tuple(statistics.median(s[i] for s in samples) for i in range(3)), samples
+
+    # Runs see2ai-bench on a pipeline description; returns its events.
+    def pipeline(self, description, first_buffer=False, deadline=120):
+        command = [os.path.join(self.build, "bench", "see2ai-bench"), f"--deadline={deadline}"]
+        if first_buffer:
+            command.append("--first-buffer")
+        result = subprocess.run(command + [description], env=self.env, capture_output=True,
+                                text=True, timeout=deadline + 30)
+        events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        if result.returncode != 0:
+            raise RuntimeError(f"pipeline failed ({result.returncode}): {description}\n"
+                               f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        return events
+
+    @staticmethod
+    def first(events, event, **fields):
+        for e in events:
+            if e["event"] == event and all(e.get(k) == v for k, v in fields.items()):
+                return e
+        raise RuntimeError(f"no {event} {fields} in {events}")
+
+    def case1_and_6(self):
+        print("case 1/6: decode cost and memory (15 s 1280x720 24 fps H.264 + AAC)", flush=True)
+        server = self.server("decode", 0)
+        synthetic = self.install_realistic_clip(server)
+        task = server.wait_succeeded(server.submit(CASE1_PROMPT, 15, "720p", True)["task_id"])
+        url = task["result_urls"][0]
+        self.clip_bytes = os.path.getsize(os.path.join(server.output_dir,
+                                                       task["task_id"] + ".mp4"))
+        synthetic_bytes = os.path.getsize(os.path.join(server.output_dir,
+                                                       synthetic["task_id"] + ".mp4"))
+        cache_dir = os.path.join(self.work, "cache-decode")
+        sinks = "s.video ! fakesink s.audio ! fakesink"
+
+        def attach_to(task_id):
+            return ["gst-launch-1.0", "-q", "see2aivideosrc", "name=s", f"api-url={server.url}",
+                    f"task-id={task_id}", "cache-mode=off"] + sinks.split()
+
+        attach = attach_to(task["task_id"])
+        cached = ["gst-launch-1.0", "-q", "see2aivideosrc", "name=s", f"api-url={server.url}",
+                  f"prompt={CASE1_PROMPT}", "duration=15", "resolution=720p",
+                  "generate-audio=true", "cache-mode=reuse", f"cache-dir={cache_dir}"] + sinks.split()
+        chain = ["gst-launch-1.0", "-q", "souphttpsrc", f"location={url}", "!", "qtdemux", "name=d",
+                 "d.video_0", "!", "queue", "!", "h264parse", "!", "avdec_h264", "!", "fakesink",
+                 "d.audio_0", "!", "queue", "!", "aacparse", "!", "avdec_aac", "!", "fakesink"]
+        ffmpeg = ["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-f", "null", "-"]
+
+        (a_cpu, a_wall, a_rss), _ = self.repeated(attach)
+        self.timed(cached)  # fills the element's cache (one generation, not timed)
+        before = server.requests_logged()
+        (c_cpu, c_wall, c_rss), _ = self.repeated(cached)
+        cached_requests = server.requests_logged() - before
+        (g_cpu, g_wall, g_rss), _ = self.repeated(chain)
+        (f_cpu, f_wall, f_rss), _ = self.repeated(ffmpeg)
+        self.notes.append(
+            "Case 1 measures two element variants: *attach* (`task-id=` of a task that already "
+            "succeeded, `cache-mode=off`: one status request, then the same HTTP download the "
+            "reference chain does) and *warm cache* (`cache-mode=reuse` with the clip already "
+            f"cached: {cached_requests} HTTP requests in {self.runs + 1} runs, no generation, "
+            "no download). Targets are judged on *attach*, the like-for-like one. Each number is "
+            "the median of the runs after one warm-up, whole process (gst-launch-1.0 / ffmpeg "
+            "start-up included) measured by /usr/bin/time.")
+        self.row("1 decode", "CPU s (attach) vs GStreamer chain", f"{a_cpu:.2f}", f"{g_cpu:.2f}",
+                 f"{a_cpu / g_cpu:.2f}x", "<= 1.0x", a_cpu / g_cpu <= 1.0)
+        self.row("1 decode", "CPU s (attach) vs ffmpeg", f"{a_cpu:.2f}", f"{f_cpu:.2f}",
+                 f"{a_cpu / f_cpu:.2f}x", "<= 1.15x", a_cpu / f_cpu <= 1.15)
+        self.row("1 decode", "CPU s (warm cache) vs GStreamer chain", f"{c_cpu:.2f}", f"{g_cpu:.2f}",
+                 f"{c_cpu / g_cpu:.2f}x", "<= 1.0x", c_cpu / g_cpu <= 1.0)
+        self.row("1 decode", "CPU s (warm cache) vs ffmpeg", f"{c_cpu:.2f}", f"{f_cpu:.2f}",
+                 f"{c_cpu / f_cpu:.2f}x", "<= 1.15x", c_cpu / f_cpu <= 1.15)
+        self.row("1 decode", "wall s (attach) vs GStreamer chain", f"{a_wall:.2f}", f"{g_wall:.2f}",
+                 f"{a_wall / g_wall:.2f}x", "-", "-")
+        self.row("1 decode", "wall s (attach) vs ffmpeg", f"{a_wall:.2f}", f"{f_wall:.2f}",
+                 f"{a_wall / f_wall:.2f}x", "-", "-")
+        self.row("1 decode", "wall s (warm cache) vs GStreamer chain", f"{c_wall:.2f}",
+                 f"{g_wall:.2f}", f"{c_wall / g_wall:.2f}x", "-", "-")
+        mib = 1024.0
+        self.row("6 memory", "peak RSS MiB (attach) vs GStreamer chain", f"{a_rss / mib:.1f}",
+                 f"{g_rss / mib:.1f}", f"{(a_rss - g_rss) / mib:+.1f} MiB", "<= +20 MiB",
+                 a_rss - g_rss <= 20 * mib)
+        self.row("6 memory", "peak RSS MiB (warm cache) vs GStreamer chain", f"{c_rss / mib:.1f}",
+                 f"{g_rss / mib:.1f}", f"{(c_rss - g_rss) / mib:+.1f} MiB", "<= +20 MiB",
+                 c_rss - g_rss <= 20 * mib)
+        self.row("6 memory", "peak RSS MiB ffmpeg (for scale)", "-", f"{f_rss / mib:.1f}", "-",
+                 "-", "-")
+
+        synthetic_url = synthetic["result_urls"][0]
+        (s_cpu, _, _), _ = self.repeated(attach_to(synthetic["task_id"]))
+        (sg_cpu, _, _), _ = self.repeated(
+            [f"location={synthetic_url}" if a == f"location={url}" else a for a in chain])
+        (sf_cpu, _, _), _ = self.repeated([synthetic_url if a == url else a for a in ffmpeg])
+        self.notes.append(
+            f"Cases 1, 2, 4 and 6 use a {self.clip_bytes}-byte 15 s 1280x720 24 fps H.264 + AAC "
+            "mono 48 kHz clip (~4 Mbit/s, ffmpeg testsrc2 with temporal noise, libx264 veryfast, "
+            "+faststart) that the bench puts into the dev server's render cache in place of the "
+            "clip it rendered for the bench prompt, so tasks for that prompt return it. The dev "
+            f"server's own render of the same request is {synthetic_bytes} bytes (flat synthetic "
+            "picture): decoding it is mostly process start-up, see the *as rendered* row.")
+        self.row("1 decode", "CPU s (attach, as rendered by the dev server) vs GStreamer chain",
+                 f"{s_cpu:.2f}", f"{sg_cpu:.2f}", f"{s_cpu / sg_cpu:.2f}x", "<= 1.0x",
+                 s_cpu / sg_cpu <= 1.0)
+        self.row("1 decode", "CPU s (attach, as rendered by the dev server) vs ffmpeg",
+                 f"{s_cpu:.2f}", f"{sf_cpu:.2f}", f"{s_cpu / sf_cpu:.2f}x", "<= 1.15x",
+                 s_cpu / sf_cpu <= 1.15)
+
+    def case2(self):
+        print("case 2: time to first frame after the task succeeds", flush=True)
+        server = self.server("first-frame", 1000)
+        self.install_realistic_clip(server)
+        description = (f"see2aivideosrc name=s api-url={server.url} prompt=\"{CASE1_PROMPT}\" "
+                       "duration=15 resolution=720p generate-audio=true cache-mode=off "
+                       "s.video ! fakesink s.audio ! fakesink")
+
+        def measure():
+            events = self.pipeline(description)
+            succeeded = self.first(events, "task", state="succeeded")["wall_us"]
+            first_frame = self.first(events, "first-video-buffer")["wall_us"]
+            downloaded = self.first(events, "result")["wall_us"]
+            return (first_frame - succeeded) / 1000.0, (downloaded - succeeded) / 1000.0
+
+        rate = 5000000
+        server.add_faults([{"match": "download", "times": -1, "rate": rate}])
+        measure()
+        throttled = [measure() for _ in range(self.runs)]
+        server.clear_faults()
+        measure()
+        open_runs = [measure() for _ in range(self.runs)]
+        ttff = statistics.median(t for t, _ in throttled)
+        download = statistics.median(d for _, d in throttled)
+        fast_ttff = statistics.median(t for t, _ in open_runs)
+        fast_download = statistics.median(d for _, d in open_runs)
+        self.notes.append(
+            f"Case 2: the clip is {self.clip_bytes} bytes; the dev server's `rate` fault rule "
+            f"({rate} bytes/s on downloads, times -1) makes the full download take "
+            f"~{self.clip_bytes / rate * 1000:.0f} ms. Times are from the element's see2ai-task "
+            "message with state succeeded (timestamped on the posting thread by a sync bus "
+            "handler) to the first buffer on its video pad (pad probe), and to the see2ai-result "
+            "message (posted once the download is complete) for the download time.")
+        self.row("2 first frame", "ms after succeeded, 40 Mbit/s vs full download",
+                 f"{ttff:.0f}", f"{download:.0f}", f"{ttff / download * 100:.1f}%", "< 25%",
+                 ttff / download < 0.25)
+        self.row("2 first frame", "ms after succeeded, unthrottled loopback", f"{fast_ttff:.0f}",
+                 f"{fast_download:.0f} (download)", "-", "< 150 ms", fast_ttff < 150)
+
+    def case3(self):
+        print("case 3: completion detection (random finish moments, one server each)", flush=True)
+        warm = self.server("detect-warm", 1500)
+        self.pipeline(f"see2aivideosrc name=w api-url={warm.url} prompt=\"{SMALL_PROMPT}\" "
+                      "duration=4 resolution=480p generate-audio=false cache-mode=off w.video ! "
+                      "fakesink")
+        rng = random.Random(self.args.seed)
+        samples = max(self.runs, 8)
+        servers = [self.server(f"detect-{i}", rng.randint(self.args.detect_min_ms,
+                                                          self.args.detect_max_ms))
+                   for i in range(samples)]
+        description = " ".join(
+            f"see2aivideosrc name=s{i} api-url={s.url} prompt=\"{SMALL_PROMPT}\" duration=4 "
+            f"resolution=480p generate-audio=false cache-mode=off s{i}.video ! fakesink"
+            for i, s in enumerate(servers))
+        events = self.pipeline(description, deadline=self.args.detect_max_ms // 1000 + 60)
+        delays, intervals, per_minute = [], [], []
+        for i, server in enumerate(servers):
+            noticed = self.first(events, "task", element=f"s{i}", state="succeeded")
+            task_id = noticed["task_id"]
+            log = [line for line in server.log() if line.get("task_id") == task_id]
+            queued = next(l["t_ms"] for l in log if l.get("event") == "state"
+                          and l["state"] == "queued")
+            done = next(l for l in log if l.get("event") == "state" and l["state"] == "succeeded")
+            polls = [l for l in log if l.get("method") == "GET"
+                     and l["path"].startswith("/api/v1/status/")]
+            # The poll that brought the news is the first answered after the state changed.
+            news = next(k for k, l in enumerate(polls) if l["seq"] > done["seq"])
+            delays.append(noticed["wall_us"] / 1000.0 - (done["t_ms"] + server.offset_ms))
+            intervals.append(polls[news]["t_ms"] - polls[news - 1]["t_ms"] if news else 0)
+            per_minute.append(len(polls) / ((done["t_ms"] - queued) / 60000.0))
+        delay = statistics.median(delays)
+        interval = statistics.median(intervals)
+        rpm = statistics.median(per_minute)
+        self.notes.append(
+            f"Case 3: {samples} tasks at once, each on its own dev server with a latency drawn "
+            f"uniformly from {self.args.detect_min_ms}..{self.args.detect_max_ms} ms (seed "
+            f"{self.args.seed}), poll-interval=0 (adaptive). Delay = the element's see2ai-task "
+            "succeeded message (wall clock) minus the server's state event; the server log only "
+            "has t_ms since its start (monotonic), so each server's offset to the wall clock is "
+            "measured with logged probe requests bracketed by wall-clock readings (shortest "
+            "round trip wins). Interval in use = gap between the poll that saw succeeded and the "
+            "one before it. Per-run delays ms: "
+            + ", ".join(f"{d:.0f}" for d in delays) + "; intervals ms: "
+            + ", ".join(str(i) for i in intervals) + "; status requests/min: "
+            + ", ".join(f"{r:.1f}" for r in per_minute) + ".")
+        self.row("3 detection", "median delay ms vs half the poll interval in use", f"{delay:.0f}",
+                 f"{interval / 2:.0f}", f"{delay / (interval / 2):.2f}x", "<= 1.0x",
+                 delay <= interval / 2)
+        self.row("3 detection", "status requests per minute of generation", f"{rpm:.1f}", "30",
+                 f"{rpm / 30:.2f}x", "<= 30", rpm <= 30)
+
+    def case4(self):
+        print("case 4: cache hit", flush=True)
+        server = self.server("cache", 1000)
+        self.install_realistic_clip(server)
+        cache_dir = os.path.join(self.work, "cache-hit")
+        description = (f"see2aivideosrc name=s api-url={server.url} prompt=\"{CASE1_PROMPT}\" "
+                       f"duration=15 resolution=720p generate-audio=true cache-mode=reuse "
+                       f"cache-dir={cache_dir} s.video ! fakesink s.audio ! fakesink")
+        self.pipeline(description)  # the first run generates and fills the cache
+        times, requests, hits = [], [], []
+        for run in range(self.runs + 1):
+            before = server.requests_logged()
+            events = self.pipeline(description, first_buffer=True)
+            after = server.requests_logged()
+            if run == 0:
+                continue
+            playing = self.first(events, "playing")["wall_us"]
+            times.append((self.first(events, "first-video-buffer")["wall_us"] - playing) / 1000.0)
+            requests.append(after - before)
+            hits.append(any(e["event"] == "task" and e.get("from_cache") for e in events))
+        ttfb = statistics.median(times)
+        self.notes.append(
+            "Case 4: one run generates (cache-mode=reuse, own cache-dir), then the same pipeline "
+            f"runs {self.runs + 1} more times (first one a warm-up) until the first video buffer; "
+            f"see2ai-task said from-cache in {sum(hits)}/{len(hits)} timed runs. Times ms: "
+            + ", ".join(f"{t:.1f}" for t in times) + ".")
+        self.row("4 cache hit", "ms PLAYING -> first video buffer", f"{ttfb:.1f}", "-", "-",
+                 "< 100 ms", ttfb < 100)
+        self.row("4 cache hit", "HTTP requests in the second run (max over runs)",
+                 str(max(requests)), "-", "-", "0", max(requests) == 0)
+
+    def case5(self):
+        print("case 5: 8 elements in one pipeline, 3 s generation latency", flush=True)
+        server = self.server("parallel", 3000)
+
+        def description(count):
+            return " ".join(
+                f"see2aivideosrc name=s{i} api-url={server.url} prompt=\"{SMALL_PROMPT}\" "
+                f"duration=4 resolution=480p generate-audio=false cache-mode=off s{i}.video ! "
+                "fakesink" for i in range(count))
+
+        def wall(count):
+            events = self.pipeline(description(count))
+            return (self.first(events, "eos")["wall_us"] -
+                    self.first(events, "playing")["wall_us"]) / 1e6
+
+        wall(1)
+        one = statistics.median(wall(1) for _ in range(self.runs))
+        wall(8)
+        eight = statistics.median(wall(8) for _ in range(self.runs))
+        self.notes.append(
+            "Case 5: PLAYING to EOS of the whole pipeline; each element submits its own task "
+            "(cache-mode=off) for a 4 s 480p clip without audio and decodes it into a fakesink; "
+            "the dev server renders an identical clip once and shares it.")
+        self.row("5 parallel", "s PLAYING -> EOS, 8 elements vs 1", f"{eight:.2f}", f"{one:.2f}",
+                 f"{eight / one:.2f}x", "<= 1.3x", eight / one <= 1.3)
+
+    def case7(self):
+        print("case 7: dev server", flush=True)
+        server = self.server("devserver", 0)
+
+        def render(run):
+            start = time.monotonic()
+            output = server.submit(f"bench render {run} {time.time()}", 5, "720p", True, sync=True)
+            if output.get("state") != "succeeded":
+                raise RuntimeError(f"render failed: {output}")
+            return time.monotonic() - start
+
+        render(-1)
+        render_wall = statistics.median(render(run) for run in range(self.runs))
+        task = server.wait_succeeded(server.submit(SMALL_PROMPT, 4, "480p", False)["task_id"])
+        load = os.path.join(self.build, "bench", "status-load")
+        connections, seconds = 50, self.args.load_seconds
+
+        def per_second(duration):
+            result = subprocess.run([load, str(server.port), task["task_id"], KEY,
+                                     str(connections), str(duration)],
+                                    capture_output=True, text=True, timeout=duration + 30)
+            if result.returncode != 0:
+                raise RuntimeError(f"status-load failed: {result.stderr}")
+            numbers = json.loads(result.stdout)
+            if numbers["not_ok"]:
+                raise RuntimeError(f"status-load got errors: {numbers}")
+            return numbers["per_second"]
+
+        per_second(1)
+        rate = statistics.median(per_second(seconds) for _ in range(self.runs))
+        self.notes.append(
+            "Case 7: render = wall time of a sync=true submit (dev server --latency-ms 0, a new "
+            "prompt each run so its render cache never answers) for a 5 s 720p clip with audio. "
+            f"Status load: bench/status_load.cpp, {connections} keep-alive connections each "
+            f"polling GET /api/v1/status/<id> back to back for {seconds} s (client and server "
+            "share the machine's cores; the server writes its request log file as usual).")
+        self.row("7 dev server", "s to render 5 s 720p + audio (sync submit)",
+                 f"{render_wall:.2f}", "-", "-", "(report)", "-")
+        self.row("7 dev server", "status answers/s, 50 concurrent pollers", f"{rate:.0f}", "-",
+                 "-", "(report)", "-")
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def write_results(bench, path, command, seconds):
+    lines = ["# Benchmark results (issue 7)", "",
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+             f"- CPU: {cpu_model()}, {os.cpu_count()} cores",
+             f"- Command: `{command}` (release build, build-release/, -Dwerror=true)",
+             f"- Runs: median of {bench.runs} after one warm-up unless a note says otherwise; "
+             f"whole bench took {seconds:.0f} s", "",
+             "| case | measure | this element | reference | ratio | target | met? |",
+             "|---|---|---|---|---|---|---|"]
+    for row in bench.rows:
+        met = {True: "yes", False: "**no**"}.get(row[6], row[6])
+        lines.append("| " + " | ".join(str(c) for c in row[:6]) + f" | {met} |")
+    lines += ["", "## How each number was made", ""] + [f"- {note}" for note in bench.notes]
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    print("\n".join(lines[7:7 + len(bench.rows) + 2]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", default=os.path.join(ROOT, "build-release"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cases", default="1,2,3,4,5,7")
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--detect-min-ms", type=int, default=20000)
+    parser.add_argument("--detect-max-ms", type=int, default=50000)
+    parser.add_argument("--load-seconds", type=int, default=3)
+    parser.add_argument("--results", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    parser.add_argument("--command", default="./bench/run.sh")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args()
+    if args.runs < 5:
+        print("note: fewer than 5 runs per case is below what issue 7 asks", file=sys.stderr)
+    started = time.monotonic()
+    bench = Bench(args)
+    cases = {"1": bench.case1_and_6, "2": bench.case2, "3": bench.case3, "4": bench.case4,
+             "5": bench.case5, "7": bench.case7}
+    try:
+        wanted = args.cases.split(",")
+        if "2" in wanted and "1" not in wanted:
+            bench.clip_bytes = 0
+        for case in wanted:
+            cases[case]()
+    finally:
+        bench.close()
+    write_results(bench, args.results, args.command, time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+// see2ai-bench: runs one gst-launch style pipeline and prints, as JSON lines with wall-clock epoch
+// microseconds, when it went to PLAYING, every see2ai-task/see2ai-result message, each element's
+// first video buffer and EOS, so bench/bench.py can relate them to the dev server's request log.
+#include <gst/gst.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace {
+
+std::mutex print_lock;
+
+void print_event(const std::string &fields) {
+  std::lock_guard<std::mutex> guard(print_lock);
+  printf("{\"wall_us\":%" G_GINT64_FORMAT ",%s}\n", g_get_real_time(), fields.c_str());
+  fflush(stdout);
+}
+
+std::string quoted(const char *text) {
+  gchar *escaped = g_strescape(text ? text : "", nullptr);
+  std::string result = std::string("\"") + escaped + "\"";
+  g_free(escaped);
+  return result;
+}
+
+struct Run {
+  GMainLoop *loop = nullptr;
+  bool stop_at_first_buffer = false;
+  int sources = 0;
+  std::mutex lock;
+  std::set<std::string> started;  // elements whose first video buffer went out
+  int exit_code = 0;
+};
+
+GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
+  auto *run = static_cast<Run *>(data);
+  gchar *element = gst_object_get_name(GST_OBJECT_PARENT(pad));
+  std::string name = element;
+  g_free(element);
+  print_event("\"event\":\"first-video-buffer\",\"element\":" + quoted(name.c_str()));
+  bool all_started = false;
+  {
+    std::lock_guard<std::mutex> guard(run->lock);
+    run->started.insert(name);
+    all_started = static_cast<int>(run->started.size()) == run->sources;
+  }
+  if (all_started && run->stop_at_first_buffer) g_main_loop_quit(run->loop);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
+  gchar *pad_name = gst_pad_get_name(pad);
+  if (g_str_has_prefix(pad_name, "video"))
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, data, nullptr);
+  g_free(pad_name);
+}
+
+// Runs on the thread that posts, so the timestamp is when the element decided, not when the main
+// loop got round to it.
+GstBusSyncReply on_message_sync(GstBus *, GstMessage *message, gpointer) {
+  if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_ELEMENT) return GST_BUS_PASS;
+  const GstStructure *s = gst_message_get_structure(message);
+  if (!s) return GST_BUS_PASS;
+  bool task = gst_structure_has_name(s, "see2ai-task");
+  if (!task && !gst_structure_has_name(s, "see2ai-result")) return GST_BUS_PASS;
+  gboolean from_cache = FALSE;
+  gst_structure_get_boolean(s, "from-cache", &from_cache);
+  std::string fields = std::string("\"event\":\"") + (task ? "task" : "result") +
+                       "\",\"element\":" + quoted(GST_OBJECT_NAME(GST_MESSAGE_SRC(message))) +
+                       ",\"task_id\":" + quoted(gst_structure_get_string(s, "task-id")) +
+                       ",\"state\":" + quoted(gst_structure_get_string(s, "state")) +
+                       ",\"from_cache\":" + (from_cache ? "true" : "false");
+  print_event(fields);
+  return GST_BUS_PASS;
+}
+
+gboolean on_message(GstBus *, GstMessage *message, gpointer data) {
+  auto *run = static_cast<Run *>(data);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
+    print_event("\"event\":\"eos\"");
+    g_main_loop_quit(run->loop);
+  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+    GError *error = nullptr;
+    gst_message_parse_error(message, &error, nullptr);
+    print_event("\"event\":\"error\",\"message\":" + quoted(error->message));
+    g_error_free(error);
+    run->exit_code = 1;
+    g_main_loop_quit(run->loop);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean on_deadline(gpointer data) {
+  auto *run = static_cast<Run *>(data);
+  print_event("\"event\":\"timeout\"");
+  run->exit_code = 2;
+  g_main_loop_quit(run->loop);
+  return G_SOURCE_REMOVE;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  gboolean first_buffer = FALSE;
+  gint deadline_s = 120;
+  GOptionEntry entries[] = {
+      {"first-buffer", 0, 0, G_OPTION_ARG_NONE, &first_buffer,
+       "Stop once every see2aivideosrc pushed its first video buffer", nullptr},
+      {"deadline", 0, 0, G_OPTION_ARG_INT, &deadline_s, "Give up after this many seconds", "S"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  GOptionContext *options = g_option_context_new("PIPELINE-DESCRIPTION");
+  g_option_context_add_main_entries(options, entries, nullptr);
+  g_option_context_add_group(options, gst_init_get_option_group());
+  GError *error = nullptr;
+  if (!g_option_context_parse(options, &argc, &argv, &error) || argc != 2) {
+    fprintf(stderr, "see2ai-bench: %s\n", error ? error->message : "give one pipeline description");
+    g_clear_error(&error);
+    g_option_context_free(options);
+    return 2;
+  }
+  g_option_context_free(options);
+
+  GstElement *pipeline = gst_parse_launch(argv[1], &error);
+  if (!pipeline) {
+    fprintf(stderr, "see2ai-bench: %s\n", error->message);
+    g_error_free(error);
+    return 2;
+  }
+  Run run;
+  run.loop = g_main_loop_new(nullptr, FALSE);
+  run.stop_at_first_buffer = first_buffer;
+
+  GstIterator *elements = gst_bin_iterate_recurse(GST_BIN(pipeline));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(elements, &item) == GST_ITERATOR_OK) {
+    auto *element = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory *factory = gst_element_get_factory(element);
+    if (factory && g_str_equal(GST_OBJECT_NAME(factory), "see2aivideosrc")) {
+      ++run.sources;
+      g_signal_connect(element, "pad-added", G_CALLBACK(on_pad_added), &run);
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(elements);
+
+  GstBus *bus = gst_element_get_bus(pipeline);
+  gst_bus_set_sync_handler(bus, on_message_sync, nullptr, nullptr);
+  gst_bus_add_watch(bus, on_message, &run);
+  g_timeout_add_seconds(static_cast<guint>(deadline_s), on_deadline, &run);
+
+  print_event("\"event\":\"playing\"");
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    run.exit_code = 1;
+  else
+    g_main_loop_run(run.loop);
+
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch(bus);
+  gst_object_unref(bus);
+  gst_object_unref(pipeline);
+  g_main_loop_unref(run.loop);
+  return run.exit_code;
+}
