@@ -1,6 +1,8 @@
 // see2ai-bench: runs one gst-launch style pipeline and prints, as JSON lines with wall-clock epoch
 // microseconds, when it went to PLAYING, every see2ai-task/see2ai-result message, each element's
 // first video buffer and EOS, so bench/bench.py can relate them to the dev server's request log.
+// Elements named "probe..." (e.g. an identity after a reference decoder) count as sources too: the
+// first buffer on their src pad is reported the same way.
 #include <gst/gst.h>
 
 #include <cstdio>
@@ -141,6 +143,13 @@ int main(int argc, char **argv) {
     if (factory && g_str_equal(GST_OBJECT_NAME(factory), "see2aivideosrc")) {
       ++run.sources;
       g_signal_connect(element, "pad-added", G_CALLBACK(on_pad_added), &run);
+    } else if (g_str_has_prefix(GST_OBJECT_NAME(element), "probe")) {
+      GstPad *src_pad = gst_element_get_static_pad(element, "src");
+      if (src_pad) {
+        ++run.sources;
+        gst_pad_add_probe(src_pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, &run, nullptr);
+        gst_object_unref(src_pad);
+      }
     }
     g_value_reset(&item);
   }
