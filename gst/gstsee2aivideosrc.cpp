@@ -307,11 +307,17 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   std::condition_variable live_cond;
   bool playing = false;
   GstClockTime live_base = GST_CLOCK_TIME_NONE;
+  // Live pad tasks wait for each buffer's running time on the pipeline clock.
+  std::mutex clock_lock;
+  GstClockID clock_waits[2] = {nullptr, nullptr};
+  // An EOS event sent to the element: end after what is queued.
+  std::atomic<bool> eos_requested{false};
 
   bool start();
   void stop();
   void loop_iteration();
   bool handle_seek(GstEvent *event);
+  bool request_eos();
   void set_playing(bool value);
   GstClockTime position() const;
   bool seekable();
@@ -341,6 +347,8 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void push_event_all(GstEvent *event);
   void pad_loop(size_t index, GstPad *pad);
   GstBuffer *adapt_to_peer(GstBuffer *buffer);
+  bool wait_for_running_time(size_t index, GstClockTime running_time);
+  void unschedule_clock_waits();
   void start_pad_tasks();
   void pause_pad_tasks();
   void remove_pads();
@@ -585,6 +593,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
   need_segment = false;
   segment_seqnum = gst_util_seqnum_next();
   live_base = GST_CLOCK_TIME_NONE;
+  eos_requested = false;
   clip_duration = -1;
   last_end = 0;
   group_id = gst_util_group_id_next();
@@ -672,6 +681,11 @@ void GstSee2aiVideoSrcPrivate::pad_loop(size_t index, GstPad *pad) {
   }
   if (GST_IS_BUFFER(item)) {
     GstBuffer *buffer = GST_BUFFER_CAST(item);
+    if (is_live && !wait_for_running_time(index, GST_BUFFER_PTS(buffer))) {
+      gst_buffer_unref(buffer);
+      gst_pad_pause_task(pad);
+      return;
+    }
     if (pad == video.pad) buffer = adapt_to_peer(buffer);
     GstFlowReturn ret = buffer ? gst_pad_push(pad, buffer) : GST_FLOW_ERROR;
     queues.report(index, ret);
@@ -806,8 +820,10 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
   {
     std::unique_lock<std::mutex> guard(job_lock);
     job_cond.wait(guard, [this] {
-      return flushing || job_done || (file_index < files.size() && files[file_index]);
+      return flushing || job_done || eos_requested ||
+             (file_index < files.size() && files[file_index]);
     });
+    if (eos_requested && !flushing) return false;
     if (flushing) {
       guard.unlock();
       finish(GST_FLOW_FLUSHING);
@@ -917,6 +933,63 @@ void GstSee2aiVideoSrcPrivate::set_playing(bool value) {
     playing = value;
   }
   live_cond.notify_all();
+  if (!value) unschedule_clock_waits();
+}
+
+// A live source hands each buffer over at its running time, like a capture device would, so
+// sinks that do not sync (filesink, hlssink2's, appsink sync=false) still get real time.
+// False when the element is stopping.
+bool GstSee2aiVideoSrcPrivate::wait_for_running_time(size_t index, GstClockTime running_time) {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> guard(live_lock);
+      live_cond.wait(guard, [this] {
+        std::lock_guard<std::mutex> job_guard(job_lock);
+        return playing || flushing;
+      });
+      if (!playing) return false;
+    }
+    GstClock *clock = gst_element_get_clock(GST_ELEMENT(src));
+    if (!clock) return true;
+    GstClockID id = gst_clock_new_single_shot_id(
+        clock, gst_element_get_base_time(GST_ELEMENT(src)) + running_time);
+    gst_object_unref(clock);
+    {
+      std::lock_guard<std::mutex> guard(clock_lock);
+      clock_waits[index] = id;
+    }
+    bool still_playing;
+    {
+      std::lock_guard<std::mutex> guard(live_lock);
+      still_playing = playing;
+    }
+    // Unscheduled before or during the wait (pause, stop): the wait returns UNSCHEDULED.
+    GstClockReturn ret = still_playing ? gst_clock_id_wait(id, nullptr) : GST_CLOCK_UNSCHEDULED;
+    {
+      std::lock_guard<std::mutex> guard(clock_lock);
+      clock_waits[index] = nullptr;
+    }
+    gst_clock_id_unref(id);
+    if (ret != GST_CLOCK_UNSCHEDULED) return true;
+  }
+}
+
+void GstSee2aiVideoSrcPrivate::unschedule_clock_waits() {
+  std::lock_guard<std::mutex> guard(clock_lock);
+  for (GstClockID id : clock_waits)
+    if (id) gst_clock_id_unschedule(id);
+}
+
+// Like GstBaseSrc: EOS after what is already queued. Before the clip exists there is nothing to
+// end downstream, so the run stops with an error that says how to resume.
+bool GstSee2aiVideoSrcPrivate::request_eos() {
+  GST_INFO_OBJECT(src, "EOS requested");
+  {
+    std::lock_guard<std::mutex> guard(job_lock);
+    eos_requested = true;
+  }
+  job_cond.notify_all();
+  return true;
 }
 
 GstClockTime GstSee2aiVideoSrcPrivate::position() const {
@@ -991,6 +1064,24 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
 }
 
 void GstSee2aiVideoSrcPrivate::loop_iteration() {
+  if (eos_requested) {
+    if (!video.pad && !audio.pad) {
+      if (job) job->cancel();
+      std::string task;
+      {
+        std::lock_guard<std::mutex> guard(lock);
+        task = current_task_id;
+      }
+      GST_ELEMENT_ERROR(
+          src, RESOURCE, FAILED,
+          ("Stopped before the clip was ready%s%s", task.empty() ? "" : ": task ", task.c_str()),
+          ("the task goes on at the service; running the same request again "
+           "resumes it without a second charge"));
+    }
+    decoder.reset();
+    finish(GST_FLOW_EOS);
+    return;
+  }
   try {
     if (!decoder && !open_next_file()) return;
     std::optional<see2ai::DecodedFrame> frame = decoder->next();
@@ -1081,6 +1172,10 @@ static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event) {
 
 static gboolean gst_see2ai_video_src_send_event(GstElement *element, GstEvent *event) {
   auto *self = GST_SEE2AI_VIDEO_SRC(element);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+    gst_event_unref(event);
+    return self->priv->request_eos();
+  }
   if (GST_EVENT_TYPE(event) == GST_EVENT_SEEK) {
     gboolean ok = self->priv->handle_seek(event);
     gst_event_unref(event);

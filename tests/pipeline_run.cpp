@@ -85,7 +85,8 @@ GstFlowReturn PipelineRun::on_sample(GstElement *appsink, gpointer user_data) {
       gst_structure_get_int(s, "width", &record.width);
       gst_structure_get_int(s, "height", &record.height);
     }
-    if (record.pts.empty()) record.first_sample_at = gst_util_get_timestamp();
+    record.last_sample_at = gst_util_get_timestamp();
+    if (record.pts.empty()) record.first_sample_at = record.last_sample_at;
     record.pts.push_back(GST_BUFFER_PTS(buffer));
     record.durations.push_back(GST_BUFFER_DURATION(buffer));
     record.discont.push_back(GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT));

@@ -19,6 +19,7 @@ struct SinkRecord {
   std::vector<bool> discont;
   uint64_t bytes = 0;
   GstClockTime first_sample_at = GST_CLOCK_TIME_NONE;  // gst_util_get_timestamp() clock
+  GstClockTime last_sample_at = GST_CLOCK_TIME_NONE;
 };
 
 struct BusRecord {

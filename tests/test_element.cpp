@@ -250,6 +250,35 @@ TEST_F(ElementTest, LoopRepeatsWithContinuousTimestamps) {
   EXPECT_GT(audio.pts.back(), 4 * GST_SECOND);
 }
 
+TEST_F(ElementTest, AnEosEventEndsALoopingClipAfterWhatIsQueued) {
+  PipelineRun run(
+      source("prompt=\"endless\" duration=4 resolution=480p loop=true "
+             "generate-audio=false ! appsink name=sink"));
+  run.stop_after("sink", 12);
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_FALSE(run.bus.eos);
+  EXPECT_TRUE(gst_element_send_event(run.pipeline(), gst_event_new_eos()));
+  run.play_to_end(30);
+  EXPECT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_TRUE(run.bus.eos);
+  EXPECT_FALSE(run.bus.timed_out);
+}
+
+TEST_F(ElementTest, LiveOutputIsPacedByTheClock) {
+  PipelineRun run(
+      source("prompt=\"paced\" duration=4 resolution=480p is-live=true "
+             "generate-audio=false ! appsink name=sink"));
+  run.stop_after("sink", 37);
+  run.play_to_end(30);
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  const auto &sink = run.sink("sink");
+  ASSERT_GE(sink.pts.size(), 37u);
+  // 36 frame intervals at 24 fps take 1.5 s of wall time, not the few ms decoding takes.
+  EXPECT_GE(sink.last_sample_at - sink.first_sample_at, 1400 * GST_MSECOND);
+  EXPECT_LT(sink.pts.size(), 60u);
+}
+
 TEST_F(ElementTest, AttachingByTaskIdMakesNoSubmit) {
   std::string body;
   ASSERT_EQ(server_->post_json("/api/v1/actions/see2ai_video_generation_v1",
