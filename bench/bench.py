@@ -374,7 +374,7 @@ class Bench:
             f"resolution=480p generate-audio=false cache-mode=off s{i}.video ! fakesink"
             for i, s in enumerate(servers))
         events = self.pipeline(description, deadline=max_ms // 1000 + 60)
-        delays, intervals, per_minute, generation_s = [], [], [], []
+        delays, intervals, per_minute, generation_s, reactions = [], [], [], [], []
         for i, server in enumerate(servers):
             noticed = self.first(events, "task", element=f"s{i}", state="succeeded")
             task_id = noticed["task_id"]
@@ -388,6 +388,7 @@ class Bench:
             news = next(k for k, l in enumerate(polls) if l["seq"] > done["seq"])
             delays.append(noticed["wall_us"] / 1000.0 - (done["t_ms"] + server.offset_ms))
             intervals.append(polls[news]["t_ms"] - polls[news - 1]["t_ms"] if news else 0)
+            reactions.append(noticed["wall_us"] / 1000.0 - (polls[news]["t_ms"] + server.offset_ms))
             generation_s.append((done["t_ms"] - queued) / 1000.0)
             per_minute.append(len(polls) / ((done["t_ms"] - queued) / 60000.0))
             server.stop()
@@ -407,7 +408,9 @@ class Bench:
             + ", ".join(f"{g:.1f}" for g in generation_s) + "; delays ms: "
             + ", ".join(f"{d:.0f}" for d in delays) + "; intervals ms: "
             + ", ".join(str(i) for i in intervals) + "; status requests/min: "
-            + ", ".join(f"{r:.1f}" for r in per_minute) + ".")
+            + ", ".join(f"{r:.1f}" for r in per_minute) + "; the element's message after the "
+            "server logged the answering poll (a check of the clock relation, should be a few ms "
+            "at most): " + ", ".join(f"{r:.1f}" for r in reactions) + " ms.")
         target = (lambda met: met) if judged else (lambda met: f"({'yes' if met else 'no'})")
         self.row("3 detection", f"{label}{min_ms // 1000}-{max_ms // 1000} s tasks: median delay "
                  "ms vs half the poll interval in use", f"{delay:.0f}", f"{interval / 2:.0f}",
@@ -567,7 +570,7 @@ def write_results(bench, path, command, seconds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build", default=os.path.join(ROOT, "build-release"))
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cases", default="1,2,3,4,5,7")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--detect-min-ms", type=int, default=20000)
