@@ -1,1 +1,708 @@
+// see2aivideosrc against every dev server fault: real pipelines, real HTTP on loopback, and the
+// server's request log as the witness of retries, delays, resumes and where the key was sent.
+#include <gio/gio.h>
+#include <gst/gst.h>
 #include <gtest/gtest.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "devserver_process.h"
+#include "pipeline_run.h"
+
+using see2ai::test::DevServerArgs;
+using see2ai::test::DevServerProcess;
+using see2ai::test::PipelineRun;
+
+namespace {
+
+constexpr const char *kKey = "test-key-0123456789";
+constexpr double kFramesOf4s = 4 * 24;
+
+// One line of the dev server's request log (a request or a state event).
+struct LogEntry {
+  long t_ms = 0;
+  std::string method, path, event, state, task_id, fault, range;
+  int status = -1;
+  bool authorization = false;
+  bool is_submit() const { return method == "POST" && path.rfind("/api/v1/actions/", 0) == 0; }
+  bool is_status() const { return method == "GET" && path.rfind("/api/v1/status/", 0) == 0; }
+  bool is_download() const { return method == "GET" && path.rfind("/files/", 0) == 0; }
+};
+
+std::string string_member(JsonObject *object, const char *name) {
+  JsonNode *node = json_object_get_member(object, name);
+  if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+    return {};
+  return json_node_get_string(node);
+}
+
+std::vector<LogEntry> read_log(DevServerProcess &server) {
+  std::vector<LogEntry> entries;
+  for (const auto &line : server.request_log()) {
+    JsonParser *parser = json_parser_new();
+    if (json_parser_load_from_data(parser, line.c_str(), -1, nullptr) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+      JsonObject *object = json_node_get_object(json_parser_get_root(parser));
+      LogEntry entry;
+      entry.t_ms = static_cast<long>(json_object_get_int_member_with_default(object, "t_ms", 0));
+      entry.status =
+          static_cast<int>(json_object_get_int_member_with_default(object, "status", -1));
+      entry.authorization =
+          json_object_get_boolean_member_with_default(object, "authorization", FALSE);
+      entry.method = string_member(object, "method");
+      entry.path = string_member(object, "path");
+      entry.event = string_member(object, "event");
+      entry.state = string_member(object, "state");
+      entry.task_id = string_member(object, "task_id");
+      entry.fault = string_member(object, "fault");
+      entry.range = string_member(object, "range");
+      entries.push_back(entry);
+    }
+    g_object_unref(parser);
+  }
+  return entries;
+}
+
+template <typename Predicate>
+std::vector<LogEntry> only(const std::vector<LogEntry> &entries, Predicate keep) {
+  std::vector<LogEntry> kept;
+  std::copy_if(entries.begin(), entries.end(), std::back_inserter(kept), keep);
+  return kept;
+}
+
+size_t count_submits(DevServerProcess &server) {
+  return only(read_log(server), [](const LogEntry &e) { return e.is_submit(); }).size();
+}
+
+// Polls the request log until `ready` holds for it; false at the deadline (a hang guard).
+template <typename Predicate>
+bool wait_for_log(DevServerProcess &server, Predicate ready, double timeout_s) {
+  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
+  while (g_get_monotonic_time() < deadline) {
+    if (ready(read_log(server))) return true;
+    GMainContext *context = g_main_context_new();
+    GSource *tick = g_timeout_source_new(50);
+    g_source_set_callback(
+        tick, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; }, nullptr, nullptr);
+    g_source_attach(tick, context);
+    g_main_context_iteration(context, TRUE);
+    g_source_destroy(tick);
+    g_source_unref(tick);
+    g_main_context_unref(context);
+  }
+  return ready(read_log(server));
+}
+
+// Every text a bus message carries, for the "the key is nowhere" checks.
+std::string message_text(GstMessage *msg) {
+  std::string text = GST_MESSAGE_TYPE_NAME(msg);
+  auto add_structure = [&text](const GstStructure *s) {
+    if (!s) return;
+    gchar *serialized = gst_structure_to_string(s);
+    text += " ";
+    text += serialized;
+    g_free(serialized);
+  };
+  add_structure(gst_message_get_structure(msg));
+  GError *error = nullptr;
+  gchar *debug = nullptr;
+  const GstStructure *details = nullptr;
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error(msg, &error, &debug);
+      gst_message_parse_error_details(msg, &details);
+      break;
+    case GST_MESSAGE_WARNING:
+      gst_message_parse_warning(msg, &error, &debug);
+      gst_message_parse_warning_details(msg, &details);
+      break;
+    case GST_MESSAGE_INFO:
+      gst_message_parse_info(msg, &error, &debug);
+      gst_message_parse_info_details(msg, &details);
+      break;
+    default:
+      break;
+  }
+  if (error) text += std::string(" ") + error->message;
+  if (debug) text += std::string(" ") + debug;
+  add_structure(details);
+  g_clear_error(&error);
+  g_free(debug);
+  return text;
+}
+
+// Looks at every message on a pipeline's bus, on the posting thread, for the API key.
+struct KeyScan {
+  std::mutex lock;
+  int messages = 0;
+  std::vector<std::string> leaks;
+};
+
+GstBusSyncReply scan_for_key(GstBus *, GstMessage *msg, gpointer data) {
+  // Keeps PipelineRun's stamping, which this handler replaces.
+  if (!GST_CLOCK_TIME_IS_VALID(GST_MESSAGE_TIMESTAMP(msg)))
+    GST_MESSAGE_TIMESTAMP(msg) = gst_util_get_timestamp();
+  auto *scan = static_cast<KeyScan *>(data);
+  std::string text = message_text(msg);
+  std::lock_guard<std::mutex> guard(scan->lock);
+  scan->messages++;
+  if (text.find(kKey) != std::string::npos) scan->leaks.push_back(text);
+  return GST_BUS_PASS;
+}
+
+// A PipelineRun whose bus is scanned for the key from the first message on.
+class ScannedRun {
+ public:
+  explicit ScannedRun(const std::string &description) : run(description) {
+    GstBus *bus = gst_element_get_bus(run.pipeline());
+    gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
+    gst_bus_set_sync_handler(bus, scan_for_key, &scan, nullptr);
+    gst_object_unref(bus);
+  }
+  ~ScannedRun() {
+    gst_element_set_state(run.pipeline(), GST_STATE_NULL);
+    GstBus *bus = gst_element_get_bus(run.pipeline());
+    gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
+    gst_object_unref(bus);
+  }
+  void expect_no_key() {
+    std::lock_guard<std::mutex> guard(scan.lock);
+    EXPECT_GT(scan.messages, 0);
+    for (const auto &leak : scan.leaks) ADD_FAILURE() << "API key in a bus message: " << leak;
+  }
+  KeyScan scan;
+  PipelineRun run;
+};
+
+std::string source(const DevServerProcess &server, const std::string &extra) {
+  return "see2aivideosrc api-url=" + server.url() + " api-key=" + kKey +
+         " cache-mode=off poll-interval=100 duration=4 resolution=480p generate-audio=false " +
+         extra;
+}
+
+std::string details_string(const see2ai::test::BusRecord &bus) {
+  if (!bus.error_details) return {};
+  gchar *text = gst_structure_to_string(bus.error_details);
+  std::string result = text;
+  g_free(text);
+  return result;
+}
+
+guint details_status(const see2ai::test::BusRecord &bus) {
+  guint status = 0;
+  if (bus.error_details) gst_structure_get_uint(bus.error_details, "http-status-code", &status);
+  return status;
+}
+
+std::string details_field(const see2ai::test::BusRecord &bus, const char *name) {
+  if (!bus.error_details) return {};
+  const char *value = gst_structure_get_string(bus.error_details, name);
+  return value ? value : "";
+}
+
+// One error of this domain/code, nothing pushed, and the key in none of it.
+void expect_one_error(ScannedRun &scanned, GQuark domain, int code) {
+  const auto &bus = scanned.run.bus;
+  EXPECT_FALSE(bus.timed_out);
+  EXPECT_EQ(bus.errors, 1) << bus.error_text;
+  EXPECT_EQ(bus.error_domain, domain)
+      << g_quark_to_string(bus.error_domain) << " " << bus.error_text;
+  EXPECT_EQ(bus.error_code, code) << bus.error_text;
+  EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  EXPECT_EQ(bus.error_text.find(kKey), std::string::npos);
+  EXPECT_EQ(details_string(bus).find(kKey), std::string::npos);
+  scanned.expect_no_key();
+}
+
+void expect_whole_clip(ScannedRun &scanned) {
+  const auto &bus = scanned.run.bus;
+  ASSERT_EQ(bus.errors, 0) << bus.error_text;
+  EXPECT_TRUE(bus.eos);
+  EXPECT_NEAR(static_cast<double>(scanned.run.sink("sink").pts.size()), kFramesOf4s, 1);
+  scanned.expect_no_key();
+}
+
+class FaultTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+  DevServerProcess server;
+};
+
+// ---- submit answers ----
+
+TEST_F(FaultTest, Submit400IsASettingsErrorWithTheServiceDetail_n) {
+  server.add_faults(
+      R"([{"match":"submit","status":400,"body":"{\"detail\":\"prompt: too many words\"}"}])");
+  ScannedRun scanned(source(server, "prompt=\"four hundred\" ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS);
+  EXPECT_NE(scanned.run.bus.error_text.find("prompt: too many words"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_EQ(details_status(scanned.run.bus), 400u);
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST_F(FaultTest, UnknownKeyIs401NotAuthorized_n) {
+  ScannedRun scanned("see2aivideosrc api-url=" + server.url() +
+                     " api-key=not-a-known-key cache-mode=off prompt=x duration=4 ! appsink "
+                     "name=sink");
+  scanned.run.play_to_end(30);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  EXPECT_EQ(details_status(scanned.run.bus), 401u);
+  EXPECT_EQ(scanned.run.bus.error_text.find("not-a-known-key"), std::string::npos);
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST(FaultBalance, LowBalanceIs402NotAuthorizedSayingBalance_n) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.keys = {std::string(kKey) + ":10"};
+  DevServerProcess poor(args);
+  ScannedRun scanned(source(poor, "prompt=\"too expensive\" ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  EXPECT_EQ(details_status(scanned.run.bus), 402u);
+  EXPECT_NE(scanned.run.bus.error_text.find("balance"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_EQ(count_submits(poor), 1u);
+}
+
+TEST_F(FaultTest, Submit429WithRetryAfterWaitsThenSucceeds) {
+  server.add_faults(R"([{"match":"submit","status":429,"retry_after":"2"}])");
+  ScannedRun scanned(source(server, "prompt=\"busy then fine\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto submits = only(read_log(server), [](const LogEntry &e) { return e.is_submit(); });
+  ASSERT_EQ(submits.size(), 2u);
+  EXPECT_EQ(submits[0].status, 429);
+  EXPECT_EQ(submits[1].status, 200);
+  EXPECT_GE(submits[1].t_ms - submits[0].t_ms, 2000);
+}
+
+TEST_F(FaultTest, Submit429ForeverIsBusyAfterTheRetries_n) {
+  server.add_faults(R"([{"match":"submit","status":429,"times":-1}])");
+  ScannedRun scanned(source(server, "retries=2 prompt=\"always busy\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY);
+  EXPECT_EQ(details_status(scanned.run.bus), 429u);
+  EXPECT_NE(scanned.run.bus.error_text.find("429"), std::string::npos);
+  EXPECT_EQ(count_submits(server), 3u);  // the first try and two retries
+}
+
+TEST_F(FaultTest, PostAnsweredByACutConnectionIsNeverSentAgain_n) {
+  server.add_faults(R"([{"match":"submit","drop_connection":true}])");
+  ScannedRun scanned(source(server, "prompt=\"lost answer\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ);
+  EXPECT_NE(scanned.run.bus.error_text.find("not sent again"), std::string::npos)
+      << scanned.run.bus.error_text;
+  // The dropped POST is logged once the server has closed the connection.
+  ASSERT_TRUE(wait_for_log(
+      server,
+      [](const std::vector<LogEntry> &log) {
+        return !only(log, [](const LogEntry &e) { return e.is_submit(); }).empty();
+      },
+      10));
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST_F(FaultTest, SyncSubmitTimingOutAtTheServiceContinuesByPolling) {
+  server.add_faults(R"([{"match":"submit","sync_timeout":true}])");
+  ScannedRun scanned(source(server, "sync=true prompt=\"sync 504\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto log = read_log(server);
+  auto submits = only(log, [](const LogEntry &e) { return e.is_submit(); });
+  ASSERT_EQ(submits.size(), 1u);
+  EXPECT_EQ(submits[0].status, 504);
+  EXPECT_FALSE(
+      only(log, [](const LogEntry &e) { return e.is_status() && e.status == 200; }).empty());
+}
+
+TEST_F(FaultTest, ServiceEchoingTheKeyInAnErrorIsScrubbed_n) {
+  server.add_faults(std::string(R"([{"match":"submit","status":400,"body":"{\"detail\":\"bad )") +
+                    "Authorization: Bearer " + kKey + R"(\"}"}])");
+  ScannedRun scanned(source(server, "prompt=\"echo\" ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS);
+  EXPECT_NE(scanned.run.bus.error_text.find("Authorization"), std::string::npos)
+      << scanned.run.bus.error_text;
+}
+
+// ---- the task's end ----
+
+class TaskOutcomeTest : public FaultTest, public ::testing::WithParamInterface<const char *> {};
+
+TEST_P(TaskOutcomeTest, EndsInOneFailedErrorWithTheServiceMessage_n) {
+  std::string outcome = GetParam();
+  server.add_faults(R"([{"match":"submit","task_outcome":")" + outcome + R"("}])");
+  ScannedRun scanned(source(server, "prompt=\"ends " + outcome + "\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  const auto &bus = scanned.run.bus;
+  std::string service_message = outcome == "expired"     ? "the task expired before it finished"
+                                : outcome == "cancelled" ? "the task was cancelled"
+                                                         : "generation failed upstream";
+  EXPECT_NE(bus.error_text.find(service_message), std::string::npos) << bus.error_text;
+  EXPECT_EQ(details_field(bus, "state"), outcome);
+  EXPECT_EQ(details_field(bus, "service-message"), service_message);
+  EXPECT_FALSE(details_field(bus, "task-id").empty());
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Outcomes, TaskOutcomeTest,
+                         ::testing::Values("failed", "expired", "cancelled"));
+
+// ---- status polls ----
+
+TEST_F(FaultTest, Status503ThreeTimesIsRetriedWithBackoffThenSucceeds) {
+  server.add_faults(R"([{"match":"status","status":503,"times":3}])");
+  ScannedRun scanned(source(server, "prompt=\"flaky gateway\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
+  ASSERT_GE(polls.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(polls[i].status, 503) << i;
+  EXPECT_EQ(polls[3].status, 200);
+  long first_wait = polls[1].t_ms - polls[0].t_ms;
+  long third_wait = polls[3].t_ms - polls[2].t_ms;
+  // Exponential: the third wait is at least twice the first's ceiling, and longer than a poll.
+  EXPECT_GT(third_wait, first_wait);
+  EXPECT_GE(third_wait, 250);
+}
+
+TEST_F(FaultTest, Status429WithRetryAfterDelaysTheNextPoll) {
+  server.add_faults(R"([{"match":"status","status":429,"retry_after":"2"}])");
+  ScannedRun scanned(source(server, "prompt=\"slow down\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
+  ASSERT_GE(polls.size(), 2u);
+  EXPECT_EQ(polls[0].status, 429);
+  EXPECT_GE(polls[1].t_ms - polls[0].t_ms, 2000);
+}
+
+TEST_F(FaultTest, Status429WithAnHttpDateRetryAfterDelaysTheNextPoll) {
+  GDateTime *now = g_date_time_new_now_utc();
+  GDateTime *later = g_date_time_add_seconds(now, 3);
+  gchar *date = g_date_time_format(later, "%a, %d %b %Y %H:%M:%S GMT");
+  server.add_faults(std::string(R"([{"match":"status","status":429,"retry_after":")") + date +
+                    R"("}])");
+  g_free(date);
+  g_date_time_unref(later);
+  g_date_time_unref(now);
+  ScannedRun scanned(source(server, "prompt=\"come back at\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
+  ASSERT_GE(polls.size(), 2u);
+  EXPECT_EQ(polls[0].status, 429);
+  // The date has whole seconds: 3 s ahead when set, at least ~2 s ahead when answered.
+  EXPECT_GE(polls[1].t_ms - polls[0].t_ms, 1500);
+}
+
+TEST_F(FaultTest, Status500ForeverFailsAfterTheRetries_n) {
+  server.add_faults(R"([{"match":"status","status":500,"times":-1}])");
+  ScannedRun scanned(source(server, "retries=2 prompt=\"broken status\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  EXPECT_EQ(details_status(scanned.run.bus), 500u);
+  EXPECT_NE(scanned.run.bus.error_text.find("500"), std::string::npos);
+  EXPECT_FALSE(details_field(scanned.run.bus, "task-id").empty());
+  EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_status(); }).size(), 3u);
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST_F(FaultTest, StatusUnderTheStatusMemberStillCompletes) {
+  server.add_faults(R"([{"match":"status","times":-1,"state_field":"status"}])");
+  ScannedRun scanned(source(server, "prompt=\"status alias\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST_F(FaultTest, UnknownStateTextCountsAsInProgress) {
+  server.add_faults(R"([{"match":"status","times":3,"state_text":"Processing"}])");
+  ScannedRun scanned(source(server, "prompt=\"processing\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
+  EXPECT_GE(polls.size(), 4u);
+}
+
+class GarbledStatusTest : public FaultTest, public ::testing::WithParamInterface<const char *> {};
+
+TEST_P(GarbledStatusTest, IsRetriedAndTheClipStillPlays) {
+  server.add_faults(std::string(R"([{"match":"status","times":2,)") + GetParam() + "}]");
+  ScannedRun scanned(source(server, "prompt=\"garbled\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
+  ASSERT_GE(polls.size(), 3u);
+  EXPECT_FALSE(polls[0].fault.empty());
+  EXPECT_FALSE(polls[1].fault.empty());
+}
+
+TEST_P(GarbledStatusTest, ForeverIsOneClearError_n) {
+  server.add_faults(std::string(R"([{"match":"status","times":-1,)") + GetParam() + "}]");
+  ScannedRun scanned(source(server, "retries=1 prompt=\"garbled forever\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  EXPECT_NE(scanned.run.bus.error_text.find("status"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_TRUE(g_utf8_validate(scanned.run.bus.error_text.c_str(), -1, nullptr));
+}
+
+INSTANTIATE_TEST_SUITE_P(Bodies, GarbledStatusTest,
+                         ::testing::Values(R"("malformed_json":true)",
+                                           R"("huge_body_bytes":10485760)",
+                                           R"("invalid_utf8":true)"));
+
+// ---- downloads ----
+
+TEST_F(FaultTest, CutDownloadIsResumedWithRange) {
+  server.add_faults(R"([{"match":"download","cut_at":10000}])");
+  ScannedRun scanned(source(server, "prompt=\"cut short\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto downloads = only(read_log(server), [](const LogEntry &e) { return e.is_download(); });
+  ASSERT_GE(downloads.size(), 2u);
+  EXPECT_FALSE(downloads[0].fault.empty());
+  EXPECT_EQ(downloads[1].range, "bytes=10000-");
+  EXPECT_EQ(downloads[1].status, 206);
+}
+
+TEST_F(FaultTest, HtmlPageInsteadOfTheClipIsOneDemuxError_n) {
+  server.add_faults(R"([{"match":"download","html":true,"times":-1}])");
+  ScannedRun scanned(source(server, "prompt=\"html page\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX);
+  EXPECT_NE(scanned.run.bus.error_text.find("HTML"), std::string::npos)
+      << scanned.run.bus.error_text;
+}
+
+TEST_F(FaultTest, StalledDownloadFailsWithinTheTimeout_n) {
+  server.add_faults(R"([{"match":"download","stall_after_headers":true,"times":-1}])");
+  ScannedRun scanned(source(server, "timeout=3 prompt=\"stalled\" ! appsink name=sink"));
+  gint64 start = g_get_monotonic_time();
+  scanned.run.play_to_end(20);  // a hang guard: the element must give up long before
+  double elapsed_s = static_cast<double>(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+  ASSERT_EQ(scanned.run.bus.errors, 1) << "no error within " << elapsed_s << " s";
+  EXPECT_EQ(scanned.run.bus.error_domain, GST_RESOURCE_ERROR);
+  EXPECT_NE(scanned.run.bus.error_text.find("timeout"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_LT(elapsed_s, 3.0 + 1.0);
+  EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  scanned.expect_no_key();
+  // The stalled request is logged when its connection closes.
+  EXPECT_TRUE(wait_for_log(
+      server,
+      [](const std::vector<LogEntry> &log) {
+        return !only(log, [](const LogEntry &e) {
+                  return e.is_download() && !e.fault.empty();
+                }).empty();
+      },
+      10));
+}
+
+TEST_F(FaultTest, RedirectToAnotherHostNeverCarriesTheKey) {
+  DevServerProcess other;
+  std::string body;
+  ASSERT_EQ(other.post_json("/api/v1/actions/see2ai_video_generation_v1",
+                            R"({"prompt":"elsewhere","duration":4,"resolution":"480p",)"
+                            R"("generate_audio":false,"sync":true})",
+                            kKey, &body),
+            200)
+      << body;
+  JsonParser *parser = json_parser_new();
+  ASSERT_TRUE(json_parser_load_from_data(parser, body.c_str(), -1, nullptr));
+  JsonArray *urls = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
+                                                 "result_urls");
+  std::string elsewhere = json_array_get_string_element(urls, 0);
+  g_object_unref(parser);
+  ASSERT_EQ(elsewhere.rfind(other.url(), 0), 0u) << elsewhere;
+
+  server.add_faults(R"([{"match":"download","redirect_to":")" + elsewhere + R"("}])");
+  ScannedRun scanned(source(server, "prompt=\"redirected\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto here = only(read_log(server), [](const LogEntry &e) { return e.is_download(); });
+  ASSERT_FALSE(here.empty());
+  EXPECT_EQ(here[0].status, 302);
+  auto there = only(read_log(other), [](const LogEntry &e) { return e.is_download(); });
+  ASSERT_FALSE(there.empty());
+  for (const auto &download : there) EXPECT_FALSE(download.authorization) << download.path;
+}
+
+// ---- subprocesses: a run that dies, and a debug log at full verbosity ----
+
+std::string read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs argv with extra environment, stdout and stderr to files; false if it outlived the guard.
+bool run_to_exit(const std::vector<std::string> &argv, const std::vector<std::string> &env,
+                 const std::string &out_path, const std::string &err_path, double timeout_s,
+                 int *exit_status) {
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  for (const auto &pair : env) {
+    auto eq = pair.find('=');
+    g_subprocess_launcher_setenv(launcher, pair.substr(0, eq).c_str(), pair.substr(eq + 1).c_str(),
+                                 TRUE);
+  }
+  g_subprocess_launcher_set_stdout_file_path(launcher, out_path.c_str());
+  g_subprocess_launcher_set_stderr_file_path(launcher, err_path.c_str());
+  std::vector<const gchar *> cargv;
+  for (const auto &a : argv) cargv.push_back(a.c_str());
+  cargv.push_back(nullptr);
+  GError *error = nullptr;
+  GSubprocess *process = g_subprocess_launcher_spawnv(launcher, cargv.data(), &error);
+  g_object_unref(launcher);
+  if (!process) {
+    ADD_FAILURE() << "cannot start " << argv[0] << ": " << error->message;
+    g_error_free(error);
+    return false;
+  }
+  GMainContext *context = g_main_context_new();
+  g_main_context_push_thread_default(context);
+  struct Wait {
+    bool done = false;
+    bool timed_out = false;
+  } wait;
+  g_subprocess_wait_async(
+      process, nullptr,
+      [](GObject *, GAsyncResult *, gpointer data) { static_cast<Wait *>(data)->done = true; },
+      &wait);
+  GSource *guard = g_timeout_source_new(static_cast<guint>(timeout_s * 1000));
+  g_source_set_callback(
+      guard,
+      [](gpointer data) -> gboolean {
+        static_cast<Wait *>(data)->timed_out = true;
+        return G_SOURCE_REMOVE;
+      },
+      &wait, nullptr);
+  g_source_attach(guard, context);
+  while (!wait.done && !wait.timed_out) g_main_context_iteration(context, TRUE);
+  g_source_destroy(guard);
+  g_source_unref(guard);
+  if (!wait.done) {
+    g_subprocess_force_exit(process);
+    g_subprocess_wait(process, nullptr, nullptr);
+  }
+  *exit_status = g_subprocess_get_if_exited(process) ? g_subprocess_get_exit_status(process) : -1;
+  g_object_unref(process);
+  g_main_context_pop_thread_default(context);
+  g_main_context_unref(context);
+  return wait.done;
+}
+
+TEST_F(FaultTest, KeyIsNowhereInAFullDebugLogStdoutOrDotDumps) {
+  std::string dir = see2ai::test::make_temp_dir("debug-log");
+  std::string dots = dir + "/dots";
+  g_mkdir_with_parents(dots.c_str(), 0700);
+  int status = -1;
+  // The key comes from the environment, as a deployment would pass it: GStreamer's own parser
+  // logs a command line's property values, which is not the element's to hide.
+  ASSERT_TRUE(run_to_exit({"gst-launch-1.0", "-m", "see2aivideosrc", "api-url=" + server.url(),
+                           "cache-mode=off", "poll-interval=100", "duration=4", "resolution=480p",
+                           "generate-audio=false", "prompt=full-debug", "!", "fakesink"},
+                          {"SEE2AI_API_KEY=" + std::string(kKey), "GST_DEBUG=*:9",
+                           "GST_DEBUG_NO_COLOR=1", "GST_DEBUG_DUMP_DOT_DIR=" + dots},
+                          dir + "/stdout.txt", dir + "/stderr.txt", 60, &status));
+  EXPECT_EQ(status, 0);
+  std::string out = read_file(dir + "/stdout.txt");
+  std::string err = read_file(dir + "/stderr.txt");
+  EXPECT_NE(out.find("see2ai-result"), std::string::npos) << "the run did not finish the clip";
+  EXPECT_GT(err.size(), 100000u) << "GST_DEBUG=*:9 was not in effect";
+  EXPECT_NE(err.find("see2ai"), std::string::npos);
+  EXPECT_EQ(out.find(kKey), std::string::npos) << "key in stdout";
+  EXPECT_EQ(err.find(kKey), std::string::npos)
+      << "key in the debug log near: "
+      << err.substr(err.find(kKey) - std::min<size_t>(err.find(kKey), 300), 400);
+  int dot_files = 0;
+  bool element_in_a_dump = false;
+  GDir *listing = g_dir_open(dots.c_str(), 0, nullptr);
+  ASSERT_NE(listing, nullptr);
+  while (const char *name = g_dir_read_name(listing)) {
+    if (!g_str_has_suffix(name, ".dot")) continue;
+    ++dot_files;
+    std::string dot = read_file(dots + "/" + name);
+    EXPECT_EQ(dot.find(kKey), std::string::npos) << "key in " << name;
+    element_in_a_dump |= dot.find("see2aivideosrc") != std::string::npos;
+  }
+  g_dir_close(listing);
+  EXPECT_GT(dot_files, 0);
+  EXPECT_TRUE(element_in_a_dump);
+}
+
+TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 3000;
+  DevServerProcess server(args);
+  std::string cache = see2ai::test::make_temp_dir("killed-cache");
+  std::vector<std::string> properties = {
+      "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse", "sync=false",
+      "poll-interval=100",       "duration=4",         "resolution=480p",  "generate-audio=false",
+      "prompt=killed-midway"};
+  std::vector<std::string> argv = {"gst-launch-1.0", "-q", "see2aivideosrc"};
+  argv.insert(argv.end(), properties.begin(), properties.end());
+  argv.insert(argv.end(), {"!", "fakesink"});
+  std::vector<gchar *> cargv;
+  for (auto &a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  gchar **env = g_get_environ();
+  env = g_environ_setenv(env, "SEE2AI_API_KEY", kKey, TRUE);
+  GPid pid = 0;
+  GError *error = nullptr;
+  ASSERT_TRUE(
+      g_spawn_async(nullptr, cargv.data(), env,
+                    static_cast<GSpawnFlags>(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                             G_SPAWN_STDOUT_TO_DEV_NULL),
+                    nullptr, nullptr, &pid, &error))
+      << error->message;
+  g_strfreev(env);
+  // Killed once the task runs and the dead run has polled it (its journal entry is written).
+  bool running = wait_for_log(
+      server,
+      [](const std::vector<LogEntry> &log) {
+        bool submitted = false, running_state = false, polled = false;
+        for (const auto &e : log) {
+          submitted |= e.is_submit() && e.status == 200;
+          running_state |= e.event == "state" && e.state == "running";
+          polled |= running_state && e.is_status();
+        }
+        return submitted && running_state && polled;
+      },
+      20);
+  kill(pid, SIGKILL);
+  int wait_status = 0;
+  waitpid(pid, &wait_status, 0);
+  g_spawn_close_pid(pid);
+  ASSERT_TRUE(running) << "the first run never got its task running";
+  ASSERT_TRUE(WIFSIGNALED(wait_status));
+  auto states = only(read_log(server), [](const LogEntry &e) { return e.event == "state"; });
+  ASSERT_FALSE(std::any_of(states.begin(), states.end(), [](const LogEntry &e) {
+    return e.state == "succeeded";
+  })) << "the task finished before the kill: nothing was tested";
+
+  std::string description = "see2aivideosrc api-key=" + std::string(kKey);
+  for (const auto &p : properties) description += " " + p;
+  ScannedRun second(description + " ! appsink name=sink");
+  second.run.play_to_end(60);
+  expect_whole_clip(second);
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+}  // namespace
