@@ -1,1 +1,426 @@
+// The examples in examples/ run headless against the real dev server as a user would run them
+// (subprocesses with SEE2AI_API_URL/SEE2AI_API_KEY set) and leave the files and lines they promise.
+#include <gio/gio.h>
+#include <gst/gst.h>
 #include <gtest/gtest.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "clip_renderer.h"
+#include "devserver_process.h"
+#include "pipeline_run.h"
+
+using see2ai::test::DevServerArgs;
+using see2ai::test::DevServerProcess;
+using see2ai::test::make_temp_dir;
+using see2ai::test::PipelineRun;
+
+namespace {
+
+constexpr const char *kKey = "test-key-0123456789";  // DevServerArgs' default tenant
+constexpr int kHangGuardSeconds = 120;
+
+// The test binary lives in <build>/tests; examples/meson.build builds the application and copies
+// the scripts into <build>/examples.
+std::string examples_build_dir() {
+  gchar *exe = g_file_read_link("/proc/self/exe", nullptr);
+  gchar *tests_dir = g_path_get_dirname(exe);
+  gchar *build_dir = g_path_get_dirname(tests_dir);
+  std::string dir = std::string(build_dir) + "/examples";
+  g_free(build_dir);
+  g_free(tests_dir);
+  g_free(exe);
+  return dir;
+}
+
+struct ExampleRun {
+  bool hung = false;  // killed by the hang guard
+  bool exited = false;
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string bytes_text(GBytes *bytes) {
+  if (!bytes) return "";
+  gsize size = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
+  return std::string(data ? data : "", size);
+}
+
+struct RunState {
+  GMainLoop *loop;
+  GSubprocess *process;
+  ExampleRun *run;
+};
+
+// Runs an example in its own process group (so the hang guard also stops the gst-launch-1.0 it
+// starts) with the dev server's URL and a key in its environment, and a cache of its own.
+ExampleRun run_example(const std::vector<std::string> &argv, const std::string &api_url,
+                       const std::string &key = kKey) {
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(static_cast<GSubprocessFlags>(
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE));
+  g_subprocess_launcher_setenv(launcher, "SEE2AI_API_URL", api_url.c_str(), TRUE);
+  g_subprocess_launcher_setenv(launcher, "SEE2AI_API_KEY", key.c_str(), TRUE);
+  g_subprocess_launcher_setenv(launcher, "XDG_CACHE_HOME", make_temp_dir("example-cache").c_str(),
+                               TRUE);
+  g_subprocess_launcher_set_child_setup(
+      launcher, [](gpointer) { setpgid(0, 0); }, nullptr, nullptr);
+  std::vector<const gchar *> cargv;
+  for (const auto &arg : argv) cargv.push_back(arg.c_str());
+  cargv.push_back(nullptr);
+  GError *error = nullptr;
+  GSubprocess *process = g_subprocess_launcher_spawnv(launcher, cargv.data(), &error);
+  g_object_unref(launcher);
+  ExampleRun run;
+  if (!process) {
+    run.err = error->message;
+    g_error_free(error);
+    return run;
+  }
+
+  GMainContext *context = g_main_context_new();
+  g_main_context_push_thread_default(context);
+  GMainLoop *loop = g_main_loop_new(context, FALSE);
+  RunState state{loop, process, &run};
+  g_subprocess_communicate_async(
+      process, nullptr, nullptr,
+      [](GObject *source, GAsyncResult *result, gpointer data) {
+        auto *state = static_cast<RunState *>(data);
+        GBytes *out = nullptr, *err = nullptr;
+        GError *error = nullptr;
+        if (g_subprocess_communicate_finish(G_SUBPROCESS(source), result, &out, &err, &error)) {
+          state->run->out = bytes_text(out);
+          state->run->err = bytes_text(err);
+        } else {
+          state->run->err = error->message;
+          g_error_free(error);
+        }
+        if (out) g_bytes_unref(out);
+        if (err) g_bytes_unref(err);
+        g_main_loop_quit(state->loop);
+      },
+      &state);
+  const pid_t group = static_cast<pid_t>(std::atoi(g_subprocess_get_identifier(process)));
+  GSource *guard = g_timeout_source_new_seconds(kHangGuardSeconds);
+  struct GuardData {
+    pid_t group;
+    ExampleRun *run;
+  } guard_data{group, &run};
+  g_source_set_callback(
+      guard,
+      [](gpointer data) {
+        auto *guard_data = static_cast<GuardData *>(data);
+        guard_data->run->hung = true;
+        kill(-guard_data->group, SIGKILL);
+        return G_SOURCE_REMOVE;
+      },
+      &guard_data, nullptr);
+  g_source_attach(guard, context);
+  g_main_loop_run(loop);
+  g_source_destroy(guard);
+  g_source_unref(guard);
+  // Whatever the example left behind in its group goes too.
+  kill(-group, SIGKILL);
+  g_main_loop_unref(loop);
+  g_main_context_pop_thread_default(context);
+  g_main_context_unref(context);
+
+  run.exited = g_subprocess_get_if_exited(process);
+  if (run.exited) run.exit_code = g_subprocess_get_exit_status(process);
+  g_object_unref(process);
+  return run;
+}
+
+// A readable failure: the example's own output.
+std::string transcript(const ExampleRun &run) {
+  return "stdout:\n" + run.out + "\nstderr:\n" + run.err;
+}
+
+void expect_clean_exit(const ExampleRun &run) {
+  EXPECT_FALSE(run.hung) << transcript(run);
+  EXPECT_TRUE(run.exited && run.exit_code == 0) << transcript(run);
+  EXPECT_EQ(run.out.find(kKey), std::string::npos) << "the API key was printed";
+  EXPECT_EQ(run.err.find(kKey), std::string::npos) << "the API key was printed";
+}
+
+struct LogEntry {
+  std::string method, path, event, task_id, state;
+  gint64 t_ms = -1;
+  gint64 tokens = -1;
+  gint64 status = 0;
+};
+
+std::string member_string(JsonObject *object, const char *name) {
+  if (!json_object_has_member(object, name) || json_object_get_null_member(object, name)) return "";
+  return json_object_get_string_member(object, name);
+}
+
+std::vector<LogEntry> read_log(DevServerProcess &server) {
+  std::vector<LogEntry> entries;
+  for (const auto &line : server.request_log()) {
+    JsonNode *node = json_from_string(line.c_str(), nullptr);
+    if (!node) continue;
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+      JsonObject *object = json_node_get_object(node);
+      LogEntry entry;
+      entry.method = member_string(object, "method");
+      entry.path = member_string(object, "path");
+      entry.event = member_string(object, "event");
+      entry.task_id = member_string(object, "task_id");
+      entry.state = member_string(object, "state");
+      if (json_object_has_member(object, "t_ms"))
+        entry.t_ms = json_object_get_int_member(object, "t_ms");
+      if (json_object_has_member(object, "tokens"))
+        entry.tokens = json_object_get_int_member(object, "tokens");
+      if (json_object_has_member(object, "status"))
+        entry.status = json_object_get_int_member(object, "status");
+      entries.push_back(entry);
+    }
+    json_node_unref(node);
+  }
+  return entries;
+}
+
+std::vector<LogEntry> submits(const std::vector<LogEntry> &log) {
+  std::vector<LogEntry> posts;
+  for (const auto &entry : log)
+    if (entry.method == "POST" && entry.path.find("/api/v1/actions/") == 0) posts.push_back(entry);
+  return posts;
+}
+
+std::vector<uint8_t> read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string &path, const std::vector<uint8_t> &bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char *>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+// Mean colour of the central quarter of the picture.
+void centre_colour(const see2ai::dev::RgbImage &image, double rgb[3]) {
+  double sum[3] = {0, 0, 0};
+  int count = 0;
+  for (int y = image.height / 4; y < image.height * 3 / 4; ++y)
+    for (int x = image.width / 4; x < image.width * 3 / 4; ++x, ++count)
+      for (int c = 0; c < 3; ++c)
+        sum[c] += image.rgb[static_cast<size_t>(y) * static_cast<size_t>(image.width) * 3 +
+                            static_cast<size_t>(x) * 3 + static_cast<size_t>(c)];
+  for (int c = 0; c < 3; ++c) rgb[c] = count ? sum[c] / count : -1;
+}
+
+// The Matroska files the examples write: H.264 video and Opus audio, decoded to the end.
+std::unique_ptr<PipelineRun> decode_matroska(const std::string &path) {
+  auto run = std::make_unique<PipelineRun>(
+      "filesrc location=\"" + path +
+      "\" ! matroskademux name=d "
+      "d.video_0 ! queue ! h264parse ! avdec_h264 ! appsink name=sink_video "
+      "d.audio_0 ! queue ! opusparse ! opusdec ! appsink name=sink_audio");
+  run->play_to_end(60);
+  return run;
+}
+
+double last_end_s(const see2ai::test::SinkRecord &sink) {
+  if (sink.pts.empty()) return 0;
+  return static_cast<double>(sink.pts.back() + sink.durations.back()) / GST_SECOND;
+}
+
+class ExamplesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+  void SetUp() override { out_ = make_temp_dir("example-out"); }
+  std::string script(const char *name) const { return examples_build_dir() + "/" + name; }
+  std::string out_;
+};
+
+TEST_F(ExamplesTest, PlayWithAudioWritesAClipWithPictureAndSound) {
+  DevServerProcess server;
+  ExampleRun run = run_example({"bash", script("play-with-audio.sh"), out_}, server.url());
+  expect_clean_exit(run);
+  EXPECT_NE(run.out.find("Wrote " + out_ + "/clip.mkv"), std::string::npos) << run.out;
+
+  auto clip = decode_matroska(out_ + "/clip.mkv");
+  EXPECT_TRUE(clip->bus.eos) << clip->bus.error_text;
+  const auto &video = clip->sink("sink_video");
+  const auto &audio = clip->sink("sink_audio");
+  EXPECT_EQ(video.height, 480);
+  EXPECT_GT(video.width, video.height);  // 16:9
+  EXPECT_EQ(video.pts.size(), 96u);      // 4 s at 24 fps
+  EXPECT_GT(audio.bytes, 0u);
+  EXPECT_NEAR(last_end_s(audio), 4.0, 0.1);
+  EXPECT_EQ(submits(read_log(server)).size(), 1u);
+}
+
+TEST_F(ExamplesTest, ImageToVideoStartsOnTheFirstImageAndEndsOnTheLast) {
+  DevServerProcess server;
+  // The dev server serves its output directory under /files/, which makes the two pictures
+  // public URLs the service can fetch.
+  write_file(server.output_dir() + "/first.png",
+             see2ai::dev::encode_png(see2ai::dev::solid_image(640, 480, 220, 30, 30)));
+  write_file(server.output_dir() + "/last.png",
+             see2ai::dev::encode_png(see2ai::dev::solid_image(640, 480, 30, 40, 210)));
+  ExampleRun run =
+      run_example({"bash", script("image-to-video.sh"), out_, server.url() + "/files/first.png",
+                   server.url() + "/files/last.png"},
+                  server.url());
+  expect_clean_exit(run);
+  EXPECT_NE(run.out.find("Frames: 96"), std::string::npos) << run.out;
+
+  const auto first = see2ai::dev::decode_image(read_file(out_ + "/first-frame.png"));
+  const auto last = see2ai::dev::decode_image(read_file(out_ + "/last-frame.png"));
+  // aspect-ratio=adaptive follows the 4:3 first picture.
+  EXPECT_EQ(first.width, 640);
+  EXPECT_EQ(first.height, 480);
+  double rgb[3];
+  centre_colour(first, rgb);
+  EXPECT_NEAR(rgb[0], 220, 25);
+  EXPECT_NEAR(rgb[1], 30, 25);
+  EXPECT_NEAR(rgb[2], 30, 25);
+  centre_colour(last, rgb);
+  EXPECT_NEAR(rgb[0], 30, 25);
+  EXPECT_NEAR(rgb[1], 40, 25);
+  EXPECT_NEAR(rgb[2], 210, 25);
+}
+
+TEST_F(ExamplesTest, CompositorGridGeneratesFourClipsAtOnce) {
+  // A latency long enough that four requests submitted one after another could not overlap.
+  DevServerArgs args;
+  args.latency_ms = 1500;
+  DevServerProcess server(args);
+  ExampleRun run = run_example({"bash", script("compositor-grid.sh"), out_}, server.url());
+  expect_clean_exit(run);
+
+  auto grid = decode_matroska(out_ + "/grid.mkv");
+  EXPECT_TRUE(grid->bus.eos) << grid->bus.error_text;
+  EXPECT_EQ(grid->sink("sink_video").width, 640);  // two 320x180 tiles side by side
+  EXPECT_EQ(grid->sink("sink_video").height, 360);
+  EXPECT_NEAR(last_end_s(grid->sink("sink_video")), 4.0, 0.1);
+  EXPECT_GT(grid->sink("sink_audio").bytes, 0u);
+
+  const auto log = read_log(server);
+  const auto posts = submits(log);
+  ASSERT_EQ(posts.size(), 4u);
+  // Every task was queued before the first one finished: the four ran at the same time.
+  gint64 last_queued = -1, first_succeeded = G_MAXINT64;
+  int succeeded = 0;
+  for (const auto &entry : log) {
+    if (entry.event != "state") continue;
+    if (entry.state == "queued") last_queued = std::max(last_queued, entry.t_ms);
+    if (entry.state == "succeeded") {
+      first_succeeded = std::min(first_succeeded, entry.t_ms);
+      ++succeeded;
+    }
+  }
+  EXPECT_EQ(succeeded, 4);
+  EXPECT_LT(last_queued, first_succeeded);
+}
+
+TEST_F(ExamplesTest, BroadcastLoopWritesHlsSegmentsPastTheEndOfTheClip) {
+  DevServerProcess server;
+  ExampleRun run = run_example({"bash", script("broadcast-loop.sh"), out_, "6"}, server.url());
+  expect_clean_exit(run);
+
+  std::ifstream in(out_ + "/hls/playlist.m3u8");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string playlist = text.str();
+  EXPECT_NE(playlist.find("#EXT-X-ENDLIST"), std::string::npos) << playlist;
+  double total_s = 0;
+  int segments = 0;
+  const std::regex entry(R"(#EXTINF:([0-9.]+),\s*\n(segment-[0-9]+\.ts))");
+  for (std::sregex_iterator it(playlist.begin(), playlist.end(), entry), end; it != end; ++it) {
+    total_s += std::stod((*it)[1].str());
+    ++segments;
+    EXPECT_GT(read_file(out_ + "/hls/" + (*it)[2].str()).size(), 0u) << (*it)[2].str();
+  }
+  EXPECT_GE(segments, 5) << playlist;
+  // Six seconds of a four second clip: it looped, and the run ended where it was told to.
+  EXPECT_GT(total_s, 5.0) << playlist;
+  EXPECT_LT(total_s, 8.0) << playlist;
+  EXPECT_EQ(submits(read_log(server)).size(), 1u);  // looping replays, it does not regenerate
+}
+
+TEST_F(ExamplesTest, SubmitThenAttachSubmitsOnceAndPlaysTheTask) {
+  DevServerProcess server;
+  ExampleRun run = run_example({"bash", script("submit-then-attach.sh"), out_}, server.url());
+  expect_clean_exit(run);
+
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(run.out, match, std::regex(R"(Task id: (\S+))"))) << run.out;
+  const std::string task_id = match[1];
+  const auto log = read_log(server);
+  const auto posts = submits(log);
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].task_id, task_id);
+  const bool downloaded = std::any_of(log.begin(), log.end(), [&](const LogEntry &entry) {
+    return entry.method == "GET" && entry.path == "/files/" + task_id + ".mp4";
+  });
+  EXPECT_TRUE(downloaded);
+  gint64 charged = -1;
+  for (const auto &entry : log)
+    if (entry.event == "charge" && entry.task_id == task_id) charged = entry.tokens;
+  EXPECT_NE(run.out.find("total tokens " + std::to_string(charged)), std::string::npos) << run.out;
+
+  auto clip = decode_matroska(out_ + "/attached.mkv");
+  EXPECT_TRUE(clip->bus.eos) << clip->bus.error_text;
+  EXPECT_EQ(clip->sink("sink_video").pts.size(), 96u);
+}
+
+// Both applications print the same lines: progress, task states, tokens, "done".
+void expect_app_report(DevServerProcess &server, const ExampleRun &run) {
+  expect_clean_exit(run);
+  const auto log = read_log(server);
+  const auto posts = submits(log);
+  ASSERT_EQ(posts.size(), 1u);
+  const std::string task_id = posts[0].task_id;
+  gint64 charged = -1;
+  for (const auto &entry : log)
+    if (entry.event == "charge" && entry.task_id == task_id) charged = entry.tokens;
+  EXPECT_GT(charged, 0);
+  EXPECT_NE(run.out.find("progress: Submitting"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("task " + task_id + ": succeeded"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("tokens spent: " + std::to_string(charged) + " "), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("\ndone\n"), std::string::npos) << run.out;
+}
+
+TEST_F(ExamplesTest, CppAppPrintsProgressAndTheTokensCharged) {
+  DevServerProcess server;
+  ExampleRun run =
+      run_example({script("see2ai-example-app"), "a lighthouse in a storm"}, server.url());
+  expect_app_report(server, run);
+}
+
+TEST_F(ExamplesTest, CppAppReportsARejectedKeyAndFails) {
+  DevServerProcess server;
+  ExampleRun run = run_example({script("see2ai-example-app")}, server.url(), "not-a-tenant-key");
+  EXPECT_FALSE(run.hung);
+  EXPECT_TRUE(run.exited);
+  EXPECT_EQ(run.exit_code, 1) << transcript(run);
+  EXPECT_NE(run.err.find("http status: 401"), std::string::npos) << transcript(run);
+  EXPECT_EQ(run.out.find("not-a-tenant-key"), std::string::npos);
+  EXPECT_EQ(run.err.find("not-a-tenant-key"), std::string::npos);
+}
+
+TEST_F(ExamplesTest, PythonAppPrintsProgressAndTheTokensCharged) {
+  DevServerProcess server;
+  // The system interpreter: python3-gi is a Debian package, not in any virtualenv.
+  ExampleRun run =
+      run_example({"/usr/bin/python3", script("see2ai_app.py"), "a lighthouse"}, server.url());
+  expect_app_report(server, run);
+}
+
+}  // namespace
