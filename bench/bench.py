@@ -364,9 +364,37 @@ class Bench:
         rng = random.Random(self.args.seed)
         self.detect_batch("", rng, self.args.detect_min_ms, self.args.detect_max_ms, True)
         self.detect_batch("short ", rng, 5000, 15000, False)
+        self.detect_sync(rng, 5000, 15000)
+
+    def detect_sync(self, rng, min_ms, max_ms):
+        """The same measure with sync=true: the submit is held open until the task ends."""
+        servers = [self.server(f"detect-sync-{i}", rng.randint(min_ms, max_ms))
+                   for i in range(max(self.runs, 8))]
+        description = " ".join(
+            f"see2aivideosrc name=s{i} api-url={s.url} prompt=\"{SMALL_PROMPT}\" duration=4 "
+            f"resolution=480p generate-audio=false cache-mode=off sync=true s{i}.video ! fakesink"
+            for i, s in enumerate(servers))
+        events = self.pipeline(description, deadline=max_ms // 1000 + 60)
+        delays, polls = [], 0
+        for i, server in enumerate(servers):
+            noticed = self.first(events, "task", element=f"s{i}", state="succeeded")
+            log = server.log()
+            done = next(l for l in log if l.get("event") == "state"
+                        and l["state"] == "succeeded" and l["task_id"] == noticed["task_id"])
+            delays.append(noticed["wall_us"] / 1000.0 - (done["t_ms"] + server.offset_ms))
+            polls += sum(1 for l in log if l.get("method") == "GET"
+                         and l["path"].startswith("/api/v1/status/task-"))
+            server.stop()
+            self.servers.remove(server)
+        self.notes.append(
+            f"Case 3 (sync=true batch, for comparison): {len(servers)} tasks of "
+            f"{min_ms}..{max_ms} ms, the submit held open until the end; delays ms: "
+            + ", ".join(f"{d:.1f}" for d in delays) + f"; status requests in all: {polls}.")
+        self.row("3 detection", f"sync=true {min_ms // 1000}-{max_ms // 1000} s tasks: median "
+                 "delay ms (no polling)", f"{statistics.median(delays):.1f}", "-", "-", "-", "-")
 
     def detect_batch(self, label, rng, min_ms, max_ms, judged):
-        samples = max(self.runs, 8)
+        samples = max(self.runs, 16 if judged else 8)
         servers = [self.server(f"detect-{label.strip() or 'long'}-{i}",
                                rng.randint(min_ms, max_ms)) for i in range(samples)]
         description = " ".join(
@@ -395,6 +423,9 @@ class Bench:
             self.servers.remove(server)
         delay = statistics.median(delays)
         interval = statistics.median(intervals)
+        # Judged per run: early polls are shorter, so a median delay against a median interval
+        # would compare runs that polled at different rates.
+        ratio = statistics.median(d / (i / 2) for d, i in zip(delays, intervals))
         rpm = statistics.median(per_minute)
         self.notes.append(
             f"Case 3 ({label or 'judged '}batch): {samples} tasks at once, each on its own dev "
@@ -413,8 +444,8 @@ class Bench:
             "at most): " + ", ".join(f"{r:.1f}" for r in reactions) + " ms.")
         target = (lambda met: met) if judged else (lambda met: f"({'yes' if met else 'no'})")
         self.row("3 detection", f"{label}{min_ms // 1000}-{max_ms // 1000} s tasks: median delay "
-                 "ms vs half the poll interval in use", f"{delay:.0f}", f"{interval / 2:.0f}",
-                 f"{delay / (interval / 2):.2f}x", "<= 1.0x", target(delay <= interval / 2))
+                 "ms vs half the poll interval in use (ratio: median per run)", f"{delay:.0f}",
+                 f"{interval / 2:.0f}", f"{ratio:.2f}x", "<= 1.0x", target(ratio <= 1.0))
         self.row("3 detection", f"{label}{min_ms // 1000}-{max_ms // 1000} s tasks: status "
                  "requests per minute of generation", f"{rpm:.1f}", "30", f"{rpm / 30:.2f}x",
                  "<= 30", target(rpm <= 30))

@@ -8,4 +8,4 @@ if [ ! -d build-release ]; then
 fi
 ninja -C build-release devserver/see2ai-devserver gst/libgstsee2ai.so bench/see2ai-bench \
   bench/status-load
-exec python3 bench/bench.py --command "./bench/run.sh $*" "$@"
+exec python3 bench/bench.py --command "./bench/run.sh${*:+ $*}" "$@"

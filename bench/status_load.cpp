@@ -115,8 +115,7 @@ int main(int argc, char **argv) {
       }
     }
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printf("{\"answered\":%ld,\"not_ok\":%ld,\"seconds\":%.3f,\"per_second\":%.1f}\n", answered,
          not_ok, seconds, answered / seconds);
   for (auto &poller : pollers) close(poller.fd);
