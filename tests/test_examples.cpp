@@ -1,5 +1,6 @@
 // The examples in examples/ run headless against the real dev server as a user would run them
 // (subprocesses with SEE2AI_API_URL/SEE2AI_API_KEY set) and leave the files and lines they promise.
+#include <dlfcn.h>
 #include <gio/gio.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -79,6 +81,15 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
   if (asan_options && *asan_options)
     g_subprocess_launcher_setenv(launcher, "ASAN_OPTIONS",
                                  (std::string(asan_options) + ":detect_leaks=0").c_str(), TRUE);
+  // The runtime finds the real __cxa_throw only in libraries loaded before it starts; the C
+  // programs load libstdc++ later, with the plugin, and the plugin's first exception would stop
+  // the runtime with a CHECK failure.
+  const char *preload = g_getenv("LD_PRELOAD");
+  Dl_info libstdcxx;
+  if (preload && std::string(preload).find("libasan") != std::string::npos &&
+      dladdr(reinterpret_cast<void *>(&std::terminate), &libstdcxx) && libstdcxx.dli_fname)
+    g_subprocess_launcher_setenv(launcher, "LD_PRELOAD",
+                                 (std::string(preload) + " " + libstdcxx.dli_fname).c_str(), TRUE);
   g_subprocess_launcher_set_child_setup(
       launcher, [](gpointer) { setpgid(0, 0); }, nullptr, nullptr);
   std::vector<const gchar *> cargv;
