@@ -28,7 +28,7 @@ using see2ai::test::PipelineRun;
 namespace {
 
 constexpr const char *kKey = "test-key-0123456789";  // DevServerArgs' default tenant
-constexpr int kHangGuardSeconds = 120;
+constexpr int kHangGuardSeconds = 60;                // each example takes seconds
 
 // The test binary lives in <build>/tests; examples/meson.build builds the application and copies
 // the scripts into <build>/examples.
@@ -60,7 +60,6 @@ std::string bytes_text(GBytes *bytes) {
 
 struct RunState {
   GMainLoop *loop;
-  GSubprocess *process;
   ExampleRun *run;
 };
 
@@ -104,11 +103,14 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
     g_error_free(error);
     return run;
   }
+  // The identifier is gone once the child has been reaped: read it at once.
+  const gchar *identifier = g_subprocess_get_identifier(process);
+  const pid_t group = identifier ? static_cast<pid_t>(std::atoi(identifier)) : 0;
 
   GMainContext *context = g_main_context_new();
   g_main_context_push_thread_default(context);
   GMainLoop *loop = g_main_loop_new(context, FALSE);
-  RunState state{loop, process, &run};
+  RunState state{loop, &run};
   g_subprocess_communicate_async(
       process, nullptr, nullptr,
       [](GObject *source, GAsyncResult *result, gpointer data) {
@@ -127,7 +129,6 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
         g_main_loop_quit(state->loop);
       },
       &state);
-  const pid_t group = static_cast<pid_t>(std::atoi(g_subprocess_get_identifier(process)));
   GSource *guard = g_timeout_source_new_seconds(kHangGuardSeconds);
   struct GuardData {
     pid_t group;
@@ -138,7 +139,7 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
       [](gpointer data) {
         auto *guard_data = static_cast<GuardData *>(data);
         guard_data->run->hung = true;
-        kill(-guard_data->group, SIGKILL);
+        if (guard_data->group > 0) kill(-guard_data->group, SIGKILL);
         return G_SOURCE_REMOVE;
       },
       &guard_data, nullptr);
@@ -147,7 +148,7 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
   g_source_destroy(guard);
   g_source_unref(guard);
   // Whatever the example left behind in its group goes too.
-  kill(-group, SIGKILL);
+  if (group > 0) kill(-group, SIGKILL);
   g_main_loop_unref(loop);
   g_main_context_pop_thread_default(context);
   g_main_context_unref(context);
