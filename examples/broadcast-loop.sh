@@ -16,8 +16,8 @@ mkdir -p "$hls"
 
 # The run is bounded in stream time: `identity eos-after=N` ends each branch after N buffers (24
 # video frames a second; audiobuffersplit cuts the sound into 100 ms buffers, 10 a second), and the
-# playlist is closed when both branches have ended. Stopping with Ctrl-C and `-e` does not work
-# yet: the element ignores the EOS event gst-launch sends it (see /work/ELEMENT-BUGS.md).
+# playlist is closed when both branches have ended. (Ctrl-C with `gst-launch-1.0 -e` cannot end
+# it yet: the element does not act on the EOS event gst-launch sends it.)
 # `clocksync` paces each branch to the clock: the element pushes a live stream as fast as it is
 # taken, and hlssink2 takes it as fast as it can write, so without it the stream runs ahead of
 # real time.
