@@ -143,6 +143,7 @@ std::string message_text(GstMessage *msg) {
 struct KeyScan {
   std::mutex lock;
   int messages = 0;
+  int errors = 0;  // all of them, also those after the run stopped looking
   std::vector<std::string> leaks;
 };
 
@@ -154,6 +155,7 @@ GstBusSyncReply scan_for_key(GstBus *, GstMessage *msg, gpointer data) {
   std::string text = message_text(msg);
   std::lock_guard<std::mutex> guard(scan->lock);
   scan->messages++;
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) scan->errors++;
   if (text.find(kKey) != std::string::npos) scan->leaks.push_back(text);
   return GST_BUS_PASS;
 }
@@ -172,6 +174,12 @@ class ScannedRun {
     GstBus *bus = gst_element_get_bus(run.pipeline());
     gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
     gst_object_unref(bus);
+  }
+  // Errors counted over the whole run, up to and including the return to NULL.
+  int errors_until_null() {
+    gst_element_set_state(run.pipeline(), GST_STATE_NULL);
+    std::lock_guard<std::mutex> guard(scan.lock);
+    return scan.errors;
   }
   void expect_no_key() {
     std::lock_guard<std::mutex> guard(scan.lock);
@@ -217,6 +225,7 @@ void expect_one_error(ScannedRun &scanned, GQuark domain, int code) {
       << g_quark_to_string(bus.error_domain) << " " << bus.error_text;
   EXPECT_EQ(bus.error_code, code) << bus.error_text;
   EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  EXPECT_EQ(scanned.errors_until_null(), 1);
   EXPECT_EQ(bus.error_text.find(kKey), std::string::npos);
   EXPECT_EQ(details_string(bus).find(kKey), std::string::npos);
   scanned.expect_no_key();
@@ -295,6 +304,45 @@ TEST_F(FaultTest, Submit429ForeverIsBusyAfterTheRetries_n) {
   EXPECT_EQ(details_status(scanned.run.bus), 429u);
   EXPECT_NE(scanned.run.bus.error_text.find("429"), std::string::npos);
   EXPECT_EQ(count_submits(server), 3u);  // the first try and two retries
+}
+
+TEST_F(FaultTest, Submit503IsNotSentAgain_n) {
+  // The gateway may have passed the request on: a second POST could pay twice.
+  server.add_faults(R"([{"match":"submit","status":503}])");
+  ScannedRun scanned(source(server, "prompt=\"gateway down\" ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  EXPECT_EQ(details_status(scanned.run.bus), 503u);
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST(FaultUnreachable, RefusedConnectionIsRetriedThenOpenReadError_n) {
+  gst_init(nullptr, nullptr);
+  std::string gone_url;
+  {
+    DevServerProcess gone;
+    gone_url = gone.url();
+  }
+  ScannedRun scanned("see2aivideosrc api-url=" + gone_url + " api-key=" + kKey +
+                     " cache-mode=off retries=2 prompt=nobody duration=4 ! appsink name=sink");
+  scanned.run.play_to_end(30);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
+  EXPECT_NE(scanned.run.bus.error_text.find("2 retries"), std::string::npos)
+      << scanned.run.bus.error_text;
+}
+
+TEST_F(FaultTest, SubmitRedirectedToAnotherHostNeverCarriesTheKey_n) {
+  DevServerProcess other;
+  server.add_faults(R"([{"match":"submit","status":307,"redirect_to":")" + other.url() +
+                    R"(/api/v1/actions/see2ai_video_generation_v1"}])");
+  ScannedRun scanned(source(server, "prompt=\"redirected submit\" ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  EXPECT_EQ(scanned.run.bus.errors, 1) << "the redirected submit cannot succeed without the key";
+  EXPECT_EQ(scanned.errors_until_null(), 1);
+  EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  for (const auto &entry : read_log(other))
+    EXPECT_FALSE(entry.authorization) << entry.method << " " << entry.path;
+  scanned.expect_no_key();
 }
 
 TEST_F(FaultTest, PostAnsweredByACutConnectionIsNeverSentAgain_n) {
@@ -421,6 +469,48 @@ TEST_F(FaultTest, Status500ForeverFailsAfterTheRetries_n) {
   EXPECT_EQ(count_submits(server), 1u);
 }
 
+TEST_F(FaultTest, StatusRedirectedToAnotherHostNeverCarriesTheKey_n) {
+  DevServerProcess other;
+  server.add_faults(R"([{"match":"status","redirect_to":")" + other.url() +
+                    R"(/api/v1/status/elsewhere"}])");
+  ScannedRun scanned(source(server, "prompt=\"redirected poll\" ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  EXPECT_FALSE(scanned.run.bus.timed_out);
+  auto there = read_log(other);
+  ASSERT_FALSE(there.empty()) << "the redirect was not followed";
+  for (const auto &entry : there) EXPECT_FALSE(entry.authorization) << entry.path;
+  scanned.expect_no_key();
+}
+
+TEST_F(FaultTest, AttachingToAnUnknownTaskIsOneErrorNamingIt_n) {
+  ScannedRun scanned(source(server, "task-id=task-nobody-knows ! appsink name=sink"));
+  scanned.run.play_to_end(30);
+  EXPECT_EQ(scanned.run.bus.errors, 1);
+  EXPECT_EQ(scanned.run.bus.error_domain, GST_RESOURCE_ERROR);
+  EXPECT_NE(scanned.run.bus.error_text.find("task-nobody-knows"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_EQ(details_status(scanned.run.bus), 404u);
+  EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  EXPECT_EQ(count_submits(server), 0u);
+  scanned.expect_no_key();
+}
+
+TEST(FaultDeadline, TaskStillRunningAtTheTimeoutIsOneError_n) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 10 * 60 * 1000;
+  DevServerProcess slow(args);
+  ScannedRun scanned(source(slow, "timeout=2 prompt=\"never done\" ! appsink name=sink"));
+  gint64 start = g_get_monotonic_time();
+  scanned.run.play_to_end(20);  // a hang guard
+  double elapsed_s = static_cast<double>(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ);
+  EXPECT_NE(scanned.run.bus.error_text.find("timeout"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_LT(elapsed_s, 2.0 + 1.0);
+  EXPECT_EQ(count_submits(slow), 1u);
+}
+
 TEST_F(FaultTest, StatusUnderTheStatusMemberStillCompletes) {
   server.add_faults(R"([{"match":"status","times":-1,"state_field":"status"}])");
   ScannedRun scanned(source(server, "prompt=\"status alias\" ! appsink name=sink"));
@@ -478,6 +568,42 @@ TEST_F(FaultTest, CutDownloadIsResumedWithRange) {
   EXPECT_FALSE(downloads[0].fault.empty());
   EXPECT_EQ(downloads[1].range, "bytes=10000-");
   EXPECT_EQ(downloads[1].status, 206);
+}
+
+TEST_F(FaultTest, DownloadCutThreeTimesIsResumedEachTime) {
+  // Each resumed request is cut again after 4000 more bytes.
+  server.add_faults(R"([{"match":"download","cut_at":4000,"times":3}])");
+  ScannedRun scanned(source(server, "prompt=\"cut thrice\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto downloads = only(read_log(server), [](const LogEntry &e) { return e.is_download(); });
+  ASSERT_EQ(downloads.size(), 4u);
+  EXPECT_TRUE(downloads[0].range.empty() || downloads[0].range == "bytes=0-");
+  for (size_t i = 1; i < downloads.size(); ++i) {
+    EXPECT_EQ(downloads[i].range, "bytes=" + std::to_string(4000 * i) + "-") << i;
+    EXPECT_EQ(downloads[i].status, 206) << i;
+  }
+}
+
+TEST_F(FaultTest, Download503IsRetriedThenPlays) {
+  server.add_faults(R"([{"match":"download","status":503,"times":2}])");
+  ScannedRun scanned(source(server, "prompt=\"file host hiccup\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto downloads = only(read_log(server), [](const LogEntry &e) { return e.is_download(); });
+  ASSERT_EQ(downloads.size(), 3u);
+  EXPECT_EQ(downloads[0].status, 503);
+  EXPECT_EQ(downloads[1].status, 503);
+  EXPECT_EQ(downloads[2].status, 200);
+}
+
+TEST_F(FaultTest, Download404IsOneErrorAndNotRetried_n) {
+  server.add_faults(R"([{"match":"download","status":404,"times":-1}])");
+  ScannedRun scanned(source(server, "prompt=\"file gone\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  EXPECT_EQ(details_status(scanned.run.bus), 404u);
+  EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_download(); }).size(), 1u);
 }
 
 TEST_F(FaultTest, HtmlPageInsteadOfTheClipIsOneDemuxError_n) {
