@@ -1,14 +1,14 @@
-// see2ai-bench: runs one gst-launch style pipeline and prints, as JSON lines with wall-clock epoch
-// microseconds, when it went to PLAYING, every see2ai-task/see2ai-result message, each element's
-// first video buffer and EOS, so bench/bench.py can relate them to the dev server's request log.
-// Elements named "probe..." (e.g. an identity after a reference decoder) count as sources too: the
-// first buffer on their src pad is reported the same way.
+// see2ai-bench: runs one gst-launch style pipeline and prints JSON lines with wall-clock epoch
+// microseconds: PLAYING, each see2ai-task/see2ai-result message, each element's first video
+// buffer, EOS and how many video buffers each pushed, for bench/bench.py to set against the
+// dev server's log. Elements named "probe..." (e.g. an identity after a reference decoder) count
+// as sources too: the first buffer on their src pad is reported the same way.
 #include <gst/gst.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
-#include <set>
 #include <string>
 
 namespace {
@@ -33,24 +33,24 @@ struct Run {
   bool stop_at_first_buffer = false;
   int sources = 0;
   std::mutex lock;
-  std::set<std::string> started;  // elements whose first video buffer went out
+  std::map<std::string, long> video_buffers;  // per source that has pushed any
   int exit_code = 0;
 };
 
 GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
   auto *run = static_cast<Run *>(data);
-  gchar *element = gst_object_get_name(GST_OBJECT_PARENT(pad));
-  std::string name = element;
-  g_free(element);
-  print_event("\"event\":\"first-video-buffer\",\"element\":" + quoted(name.c_str()));
+  const char *name = GST_OBJECT_NAME(GST_OBJECT_PARENT(pad));
+  bool first = false;
   bool all_started = false;
   {
     std::lock_guard<std::mutex> guard(run->lock);
-    run->started.insert(name);
-    all_started = static_cast<int>(run->started.size()) == run->sources;
+    first = ++run->video_buffers[name] == 1;
+    all_started = static_cast<int>(run->video_buffers.size()) == run->sources;
   }
+  if (!first) return GST_PAD_PROBE_OK;
+  print_event("\"event\":\"first-video-buffer\",\"element\":" + quoted(name));
   if (all_started && run->stop_at_first_buffer) g_main_loop_quit(run->loop);
-  return GST_PAD_PROBE_REMOVE;
+  return GST_PAD_PROBE_OK;
 }
 
 void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
@@ -83,6 +83,10 @@ gboolean on_message(GstBus *, GstMessage *message, gpointer data) {
   auto *run = static_cast<Run *>(data);
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
     print_event("\"event\":\"eos\"");
+    std::lock_guard<std::mutex> guard(run->lock);
+    for (const auto &[name, count] : run->video_buffers)
+      print_event("\"event\":\"video-buffers\",\"element\":" + quoted(name.c_str()) +
+                  ",\"count\":" + std::to_string(count));
     g_main_loop_quit(run->loop);
   } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
     GError *error = nullptr;
