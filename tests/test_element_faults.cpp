@@ -375,6 +375,26 @@ TEST_F(FaultTest, SyncSubmitTimingOutAtTheServiceContinuesByPolling) {
       only(log, [](const LogEntry &e) { return e.is_status() && e.status == 200; }).empty());
 }
 
+TEST_F(FaultTest, SyncSubmitIsHeldUntilTheClipIsReady) {
+  ScannedRun scanned(source(server, "sync=true prompt=\"sync held\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  auto log = read_log(server);
+  EXPECT_EQ(only(log, [](const LogEntry &e) { return e.is_submit(); }).size(), 1u);
+  EXPECT_TRUE(only(log, [](const LogEntry &e) { return e.is_status(); }).empty());
+}
+
+TEST_F(FaultTest, SyncSubmitOfAFailingTaskIsOneErrorWithTheServiceMessage_n) {
+  server.add_faults(R"([{"match":"submit","task_outcome":"failed"}])");
+  ScannedRun scanned(source(server, "sync=true prompt=\"sync fails\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  EXPECT_NE(scanned.run.bus.error_text.find("generation failed upstream"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_EQ(details_field(scanned.run.bus, "state"), "failed");
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
 TEST_F(FaultTest, ServiceEchoingTheKeyInAnErrorIsScrubbed_n) {
   server.add_faults(std::string(R"([{"match":"submit","status":400,"body":"{\"detail\":\"bad )") +
                     "Authorization: Bearer " + kKey + R"(\"}"}])");
@@ -440,7 +460,7 @@ TEST_F(FaultTest, Status429WithRetryAfterDelaysTheNextPoll) {
 
 TEST_F(FaultTest, Status429WithAnHttpDateRetryAfterDelaysTheNextPoll) {
   GDateTime *now = g_date_time_new_now_utc();
-  GDateTime *later = g_date_time_add_seconds(now, 3);
+  GDateTime *later = g_date_time_add_seconds(now, 4);
   gchar *date = g_date_time_format(later, "%a, %d %b %Y %H:%M:%S GMT");
   server.add_faults(std::string(R"([{"match":"status","status":429,"retry_after":")") + date +
                     R"("}])");
@@ -453,8 +473,9 @@ TEST_F(FaultTest, Status429WithAnHttpDateRetryAfterDelaysTheNextPoll) {
   auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
   ASSERT_GE(polls.size(), 2u);
   EXPECT_EQ(polls[0].status, 429);
-  // The date has whole seconds: 3 s ahead when set, at least ~2 s ahead when answered.
-  EXPECT_GE(polls[1].t_ms - polls[0].t_ms, 1500);
+  // The date has whole seconds: 3 to 4 s ahead when set, still seconds ahead when answered
+  // (without it the next poll would follow within a backoff of at most 250 ms).
+  EXPECT_GE(polls[1].t_ms - polls[0].t_ms, 1000);
 }
 
 TEST_F(FaultTest, Status500ForeverFailsAfterTheRetries_n) {
@@ -467,6 +488,24 @@ TEST_F(FaultTest, Status500ForeverFailsAfterTheRetries_n) {
   EXPECT_FALSE(details_field(scanned.run.bus, "task-id").empty());
   EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_status(); }).size(), 3u);
   EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST_F(FaultTest, Status429ForeverIsBusyAfterTheRetries_n) {
+  server.add_faults(R"([{"match":"status","status":429,"times":-1}])");
+  ScannedRun scanned(source(server, "retries=1 prompt=\"polls refused\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY);
+  EXPECT_EQ(details_status(scanned.run.bus), 429u);
+  EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_status(); }).size(), 2u);
+}
+
+TEST_F(FaultTest, Status401IsNotAuthorizedAndNotRetried_n) {
+  server.add_faults(R"([{"match":"status","status":401,"times":-1}])");
+  ScannedRun scanned(source(server, "prompt=\"key revoked\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  EXPECT_EQ(details_status(scanned.run.bus), 401u);
+  EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_status(); }).size(), 1u);
 }
 
 TEST_F(FaultTest, StatusRedirectedToAnotherHostNeverCarriesTheKey_n) {
@@ -775,7 +814,7 @@ TEST_F(FaultTest, KeyIsNowhereInAFullDebugLogStdoutOrDotDumps) {
 TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
-  args.latency_ms = 3000;
+  args.latency_ms = 5000;  // time for gst-launch-1.0 to start, submit and poll before the kill
   DevServerProcess server(args);
   std::string cache = see2ai::test::make_temp_dir("killed-cache");
   std::vector<std::string> properties = {

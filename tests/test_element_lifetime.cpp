@@ -364,7 +364,8 @@ TEST_F(LifetimeTest, HarnessStateAndPropertyStressThenPlaysTheClip) {
     g_value_set_int(&interval, 100);
     g_value_init(&prompt, G_TYPE_STRING);
     g_value_set_string(&prompt, "cycled");
-    GstHarnessThread *states = gst_harness_stress_statechange_start(src.harness);
+    // 50 ms in PLAYING per cycle: long enough for a cache hit to push frames now and then.
+    GstHarnessThread *states = gst_harness_stress_statechange_start_full(src.harness, 50 * 1000);
     GstHarnessThread *intervals =
         gst_harness_stress_property_start_full(src.harness, "poll-interval", &interval, 1000);
     GstHarnessThread *prompts =
