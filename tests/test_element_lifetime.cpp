@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,18 @@ std::string submit_task(DevServerProcess &server, const std::string &prompt, boo
   return task_id;
 }
 
+// Request-log lines of the server that contain `text`.
+int count_lines(DevServerProcess &server, const char *text) {
+  int count = 0;
+  for (const auto &line : server.request_log())
+    if (line.find(text) != std::string::npos) ++count;
+  return count;
+}
+
 // What a cycle waits for between PLAYING and the return to NULL.
 enum class Until {
   Nothing,           // straight back: the job is cancelled wherever it is
+  Submitting,        // the progress START of the submit: the POST is on its way
   TaskState,         // the first see2ai-task message: a status answer is in
   Succeeded,         // see2ai-task in state succeeded: the download starts now
   StreamCollection,  // the decoder opened the (possibly still growing) file
@@ -107,11 +117,13 @@ class CyclingPipeline {
   }
 
   // NULL -> PLAYING, wait, -> NULL; counts every failure instead of asserting 1000 times.
-  void cycle(Until until) {
+  // `also`: a further condition (on the server's side) polled after the bus wait.
+  void cycle(Until until, const std::function<bool()> &also = nullptr) {
     ++cycles;
     GstStateChangeReturn up = gst_element_set_state(pipeline_, GST_STATE_PLAYING);
     if (up == GST_STATE_CHANGE_FAILURE) note("set_state(PLAYING) failed");
     if (until != Until::Nothing && !wait_for(until)) note("nothing came to wait for");
+    if (also && !poll(also)) note("the server never saw it");
     gint64 start = g_get_monotonic_time();
     GstStateChangeReturn down = gst_element_set_state(pipeline_, GST_STATE_NULL);
     double seconds = static_cast<double>(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
@@ -170,6 +182,11 @@ class CyclingPipeline {
         return waiting_ == Until::Preroll && GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_);
       case GST_MESSAGE_STREAM_COLLECTION:
         return waiting_ == Until::StreamCollection;
+      case GST_MESSAGE_PROGRESS: {
+        GstProgressType type;
+        gst_message_parse_progress(msg, &type, nullptr, nullptr);
+        return waiting_ == Until::Submitting && type == GST_PROGRESS_TYPE_START;
+      }
       case GST_MESSAGE_ELEMENT: {
         const GstStructure *s = gst_message_get_structure(msg);
         if (!s || !gst_structure_has_name(s, "see2ai-task")) return false;
@@ -180,6 +197,15 @@ class CyclingPipeline {
       default:
         return false;
     }
+  }
+
+  static bool poll(const std::function<bool()> &ready) {
+    gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;  // a hang guard
+    while (!ready()) {
+      if (g_get_monotonic_time() > deadline) return false;
+      g_usleep(5 * 1000);
+    }
+    return true;
   }
 
   bool wait_for(Until until) {
@@ -299,6 +325,47 @@ TEST_F(LifetimeTest, HundredCyclesWhileTheClipIsDownloading) {
     pipeline.expect_clean();
     EXPECT_EQ(pipeline.eos, 0) << "a download finished: the cycles were not mid-download";
   }
+  EXPECT_LE(settled_thread_count(threads_before + kPoolThreadSlack),
+            threads_before + kPoolThreadSlack);
+}
+
+// Beyond the thousand: the two waits with no polling rhythm to fall back on, a sync POST the
+// service holds and a download whose body never comes; each must still give way at once.
+TEST_F(LifetimeTest, CyclesWhileASyncSubmitIsHeld) {
+  DevServerArgs args;
+  args.latency_ms = 10 * 60 * 1000;
+  DevServerProcess slow(args);
+  int threads_before = thread_count();
+  {
+    CyclingPipeline pipeline("api-url=" + slow.url() + " api-key=" + kKey +
+                             " cache-mode=off sync=true prompt=\"held\" duration=4"
+                             " resolution=480p generate-audio=false");
+    // Back to NULL once the service holds this cycle's POST (its task is queued).
+    for (int i = 1; i <= 20; ++i)
+      pipeline.cycle(Until::Submitting, [&slow, i] { return count_lines(slow, "queued") >= i; });
+    pipeline.expect_clean();
+  }
+  EXPECT_LE(settled_thread_count(threads_before + kPoolThreadSlack),
+            threads_before + kPoolThreadSlack);
+}
+
+TEST_F(LifetimeTest, CyclesWhileTheDownloadStalls) {
+  DevServerProcess stalling;
+  std::string task_id = submit_task(stalling, "stalled download", true);
+  ASSERT_FALSE(task_id.empty());
+  stalling.add_faults(R"([{"match":"download","times":-1,"stall_after_headers":true}])");
+  int threads_before = thread_count();
+  {
+    CyclingPipeline pipeline("api-url=" + stalling.url() + " api-key=" + kKey +
+                             " task-id=" + task_id + " cache-mode=off poll-interval=100");
+    for (int i = 0; i < 20; ++i) pipeline.cycle(Until::Succeeded);
+    pipeline.expect_clean();
+  }
+  // A stalled request is logged when its connection closes: most cycles got that far.
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (count_lines(stalling, "stall_after_headers") < 10 && g_get_monotonic_time() < deadline)
+    g_usleep(20 * 1000);
+  EXPECT_GE(count_lines(stalling, "stall_after_headers"), 10);
   EXPECT_LE(settled_thread_count(threads_before + kPoolThreadSlack),
             threads_before + kPoolThreadSlack);
 }
