@@ -88,15 +88,7 @@ bool wait_for_log(DevServerProcess &server, Predicate ready, double timeout_s) {
   gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
   while (g_get_monotonic_time() < deadline) {
     if (ready(read_log(server))) return true;
-    GMainContext *context = g_main_context_new();
-    GSource *tick = g_timeout_source_new(50);
-    g_source_set_callback(
-        tick, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; }, nullptr, nullptr);
-    g_source_attach(tick, context);
-    g_main_context_iteration(context, TRUE);
-    g_source_destroy(tick);
-    g_source_unref(tick);
-    g_main_context_unref(context);
+    g_usleep(50 * 1000);
   }
   return ready(read_log(server));
 }
