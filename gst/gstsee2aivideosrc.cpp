@@ -538,6 +538,13 @@ void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error) {
     case ErrorKind::Failed:
       POST_SERVICE_ERROR(FAILED);
       break;
+    case ErrorKind::BadMedia:
+      GST_ELEMENT_ERROR_WITH_DETAILS(
+          src, STREAM, DEMUX, ("%s", error.what()), (nullptr),
+          ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",
+           G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),
+           "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr));
+      break;
   }
 }
 

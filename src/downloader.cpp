@@ -100,7 +100,7 @@ void Downloader::download(const std::string &url, GrowingFile &file,
           total = written + *length;
         if (is_html(*response))
           throw ServiceError(
-              ErrorKind::Read,
+              ErrorKind::BadMedia,
               "the result host answered " + url + " with an HTML page instead of the clip", status);
         if (total) file.set_expected_size(*total);
         if (!notified) {

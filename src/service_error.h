@@ -15,6 +15,7 @@ enum class ErrorKind {
   OpenRead,       // could not connect / resolve / TLS
   Read,           // transport failure after connecting, cut body
   Timeout,        // overall deadline
+  BadMedia,       // the result is not a clip at all (e.g. an HTML page served with 200)
   Cancelled,      // the caller cancelled (state change): no error message
 };
 

@@ -953,12 +953,12 @@ TEST_F(GenerationJobTest, OversizedAndInvalidUtf8StatusAnswersAreRetried) {
   EXPECT_EQ(job.run().output.state, TaskState::Succeeded);
 }
 
-TEST_F(GenerationJobTest, HtmlInsteadOfTheClipIsAReadErrorBeforeAnyPlayback) {
+TEST_F(GenerationJobTest, HtmlInsteadOfTheClipIsBadMediaBeforeAnyPlayback) {
   server_->add_faults(R"([{"match":"download","html":true,"times":-1}])");
   RecordingEvents events;
   GenerationJob job(config(), request("html download"), events);
   ServiceError error = run_expecting_error(job);
-  EXPECT_EQ(error.kind, ErrorKind::Read);
+  EXPECT_EQ(error.kind, ErrorKind::BadMedia);
   EXPECT_NE(std::string(error.what()).find("HTML"), std::string::npos) << error.what();
   EXPECT_TRUE(events.started.empty());
 }
