@@ -508,9 +508,9 @@ void GstSee2aiVideoSrcPrivate::run_job() {
 }
 
 // One error message per failure, with the cause in a details structure applications can read.
-#define POST_SERVICE_ERROR(code)                                                          \
+#define POST_SERVICE_ERROR(domain, code)                                                  \
   GST_ELEMENT_ERROR_WITH_DETAILS(                                                         \
-      src, RESOURCE, code, ("%s", error.what()), (nullptr),                               \
+      src, domain, code, ("%s", error.what()), (nullptr),                                 \
       ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id", \
        G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(), \
        "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr))
@@ -520,30 +520,26 @@ void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error) {
     case ErrorKind::Cancelled:
       break;
     case ErrorKind::Settings:
-      POST_SERVICE_ERROR(SETTINGS);
+      POST_SERVICE_ERROR(RESOURCE, SETTINGS);
       break;
     case ErrorKind::NotAuthorized:
-      POST_SERVICE_ERROR(NOT_AUTHORIZED);
+      POST_SERVICE_ERROR(RESOURCE, NOT_AUTHORIZED);
       break;
     case ErrorKind::Busy:
-      POST_SERVICE_ERROR(BUSY);
+      POST_SERVICE_ERROR(RESOURCE, BUSY);
       break;
     case ErrorKind::OpenRead:
-      POST_SERVICE_ERROR(OPEN_READ);
+      POST_SERVICE_ERROR(RESOURCE, OPEN_READ);
       break;
     case ErrorKind::Read:
     case ErrorKind::Timeout:
-      POST_SERVICE_ERROR(READ);
+      POST_SERVICE_ERROR(RESOURCE, READ);
       break;
     case ErrorKind::Failed:
-      POST_SERVICE_ERROR(FAILED);
+      POST_SERVICE_ERROR(RESOURCE, FAILED);
       break;
     case ErrorKind::BadMedia:
-      GST_ELEMENT_ERROR_WITH_DETAILS(
-          src, STREAM, DEMUX, ("%s", error.what()), (nullptr),
-          ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",
-           G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),
-           "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr));
+      POST_SERVICE_ERROR(STREAM, DEMUX);
       break;
   }
 }
