@@ -635,6 +635,16 @@ TEST_F(LifetimeTest, LeaksTracerFindsNothingAfterAFailedRun) {
   expect_no_leak(launch);
 }
 
+TEST_F(LifetimeTest, LeaksTracerFindsNothingAfterARefusedStart) {
+  // duration=3 fails validation at READY->PAUSED: the start that never was must free everything.
+  TracedLaunch launch(two_pad_pipeline("leak-check-refused", {"duration=3"}), server_->url());
+  ASSERT_TRUE(launch.wait_exit(60));
+  EXPECT_NE(launch.exit_status(), 0);
+  EXPECT_NE(launch.output("stderr.txt").find("\"duration\""), std::string::npos)
+      << launch.output("stderr.txt").substr(0, 2000);
+  expect_no_leak(launch);
+}
+
 TEST_F(LifetimeTest, LeaksTracerFindsNothingAfterAnInterruptDuringGeneration) {
   DevServerArgs args;
   args.latency_ms = 10 * 60 * 1000;
