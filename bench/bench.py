@@ -605,7 +605,8 @@ def write_results(bench, path, command, seconds):
              f"- CPU: {cpu_model()}, {os.cpu_count()} cores",
              f"- Command: `{command}` (release build, build-release/, -Dwerror=true)",
              f"- Runs: median of {bench.runs} after one warm-up unless a note says otherwise; "
-             f"whole bench took {seconds:.0f} s",
+             f"whole bench took {seconds:.0f} s; niceness {os.nice(0)} (run.sh asks for -10 "
+             "so that other work on a shared machine disturbs the bench less)",
              f"- Load average (1/5/15 min) at the start: {bench.load_at_start}, at the end: "
              f"{load_average()} (the machine is shared; anything above ~0 means other work "
              "competed with the bench for the cores, which shows mostly in wall times)", "",
