@@ -33,5 +33,6 @@ gst-launch-1.0 \
   hlssink2 name=hls target-duration=1 max-files=0 playlist-length=0 \
       playlist-location="$hls/playlist.m3u8" location="$hls/segment-%05d.ts"
 
-echo "Segments: $(ls "$hls" | grep -c '\.ts$')"
+segments=("$hls"/segment-*.ts)
+echo "Segments: ${#segments[@]}"
 echo "Playlist: $hls/playlist.m3u8"

@@ -21,16 +21,20 @@ coproc submit {
         duration=4 resolution=480p \
     s.video '!' fakesink s.audio '!' fakesink 2>&1
 }
+# bash unsets submit_PID and the submit array when the coprocess ends: keep copies.
+# shellcheck disable=SC2154  # coproc sets submit_PID
+submit_pid=$submit_PID
+exec {submit_output}<&"${submit[0]}"
 task_id=""
-while IFS= read -r line <&"${submit[0]}"; do
+while IFS= read -r line <&"$submit_output"; do
   if [[ $line =~ see2ai-task,\ task-id=\(string\)([^,]+), ]]; then
     task_id=${BASH_REMATCH[1]}
     break
   fi
 done
-submit_pid=$submit_PID
-kill -INT "$submit_pid"
+kill -INT "$submit_pid" 2>/dev/null || true
 wait "$submit_pid" || true
+exec {submit_output}<&-
 if [ -z "$task_id" ]; then
   echo "run 1 ended without a task id" >&2
   exit 1
