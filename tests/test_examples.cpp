@@ -180,7 +180,6 @@ struct LogEntry {
   std::string method, path, event, task_id, state;
   gint64 t_ms = -1;
   gint64 tokens = -1;
-  gint64 status = 0;
 };
 
 std::string member_string(JsonObject *object, const char *name) {
@@ -205,8 +204,6 @@ std::vector<LogEntry> read_log(DevServerProcess &server) {
         entry.t_ms = json_object_get_int_member(object, "t_ms");
       if (json_object_has_member(object, "tokens"))
         entry.tokens = json_object_get_int_member(object, "tokens");
-      if (json_object_has_member(object, "status"))
-        entry.status = json_object_get_int_member(object, "status");
       entries.push_back(entry);
     }
     json_node_unref(node);
