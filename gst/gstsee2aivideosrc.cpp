@@ -239,6 +239,7 @@ struct OutputPad {
   GstClockTime offset = 0;  // stream time where the current file starts (files and loops follow on)
   GstClockTime end = 0;     // end of the latest buffer pushed, in stream time
   size_t queue = 0;         // index in PadQueues
+  bool downstream_eos = false;  // pad task only: downstream said EOS, nothing more goes out
 };
 
 struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
@@ -689,8 +690,16 @@ void GstSee2aiVideoSrcPrivate::pad_loop(size_t index, GstPad *pad) {
       gst_pad_pause_task(pad);
       return;
     }
+    OutputPad &out = pad == video.pad ? video : audio;
+    if (out.downstream_eos) {
+      // Like a demuxer: once downstream said EOS on this pad, it gets nothing more.
+      gst_buffer_unref(buffer);
+      queues.report(index, GST_FLOW_EOS);
+      return;
+    }
     if (pad == video.pad) buffer = adapt_to_peer(buffer);
     GstFlowReturn ret = buffer ? gst_pad_push(pad, buffer) : GST_FLOW_ERROR;
+    if (ret == GST_FLOW_EOS) out.downstream_eos = true;
     queues.report(index, ret);
     if (ret == GST_FLOW_FLUSHING) gst_pad_pause_task(pad);
     return;
@@ -711,6 +720,14 @@ struct PadTaskData {
 void GstSee2aiVideoSrcPrivate::start_pad_tasks() {
   for (OutputPad *out : {&video, &audio}) {
     if (!out->pad) continue;
+    out->downstream_eos = false;
+    // A paused task restarts with the data it was created with (gst_pad_start_task would drop
+    // new data without freeing it).
+    GstTask *existing = GST_PAD_TASK(out->pad);
+    if (existing) {
+      gst_task_start(existing);
+      continue;
+    }
     gst_pad_start_task(
         out->pad,
         [](gpointer data) {

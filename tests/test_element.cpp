@@ -279,6 +279,20 @@ TEST_F(ElementTest, LiveOutputIsPacedByTheClock) {
   EXPECT_LT(sink.pts.size(), 60u);
 }
 
+TEST_F(ElementTest, APadWhoseDownstreamSaidEosGetsNothingMore) {
+  PipelineRun run(
+      source("prompt=\"half\" duration=4 resolution=480p name=s "
+             "s.video ! identity eos-after=24 ! appsink name=vsink "
+             "s.audio ! appsink name=asink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_TRUE(run.bus.eos);
+  EXPECT_LT(run.sink("vsink").pts.size(), 24u);
+  const auto &audio = run.sink("asink");
+  ASSERT_FALSE(audio.pts.empty());
+  EXPECT_GT(audio.pts.back(), 3 * GST_SECOND);
+}
+
 TEST_F(ElementTest, AttachingByTaskIdMakesNoSubmit) {
   std::string body;
   ASSERT_EQ(server_->post_json("/api/v1/actions/see2ai_video_generation_v1",
