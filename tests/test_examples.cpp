@@ -91,6 +91,7 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
   const char *preload = g_getenv("LD_PRELOAD");
   Dl_info libstdcxx;
   if (preload && std::string(preload).find("libasan") != std::string::npos &&
+      std::string(preload).find("libstdc++") == std::string::npos &&
       dladdr(reinterpret_cast<void *>(&std::terminate), &libstdcxx) && libstdcxx.dli_fname)
     g_subprocess_launcher_setenv(launcher, "LD_PRELOAD",
                                  (std::string(preload) + " " + libstdcxx.dli_fname).c_str(), TRUE);
