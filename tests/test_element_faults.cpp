@@ -4,10 +4,12 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -755,6 +757,162 @@ TEST_F(FaultTest, RedirectToAnotherHostNeverCarriesTheKey) {
   auto there = only(read_log(other), [](const LogEntry &e) { return e.is_download(); });
   ASSERT_FALSE(there.empty());
   for (const auto &download : there) EXPECT_FALSE(download.authorization) << download.path;
+}
+
+// ---- TLS: verification on by default, and never from https down to http ----
+
+// A self-signed certificate for 127.0.0.1, made with openssl for this test run.
+GTlsCertificate *self_signed_certificate() {
+  std::string dir = see2ai::test::make_temp_dir("tls");
+  std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  std::vector<std::string> argv = {"openssl",
+                                   "req",
+                                   "-x509",
+                                   "-newkey",
+                                   "ec",
+                                   "-pkeyopt",
+                                   "ec_paramgen_curve:prime256v1",
+                                   "-nodes",
+                                   "-keyout",
+                                   key,
+                                   "-out",
+                                   cert,
+                                   "-days",
+                                   "1",
+                                   "-subj",
+                                   "/CN=127.0.0.1"};
+  std::vector<char *> cargv;
+  for (auto &arg : argv) cargv.push_back(arg.data());
+  cargv.push_back(nullptr);
+  gint status = -1;
+  if (!g_spawn_sync(nullptr, cargv.data(), nullptr,
+                    GSpawnFlags(G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                G_SPAWN_STDERR_TO_DEV_NULL),
+                    nullptr, nullptr, nullptr, nullptr, &status, nullptr) ||
+      !g_spawn_check_wait_status(status, nullptr))
+    return nullptr;
+  return g_tls_certificate_new_from_files(cert.c_str(), key.c_str(), nullptr);
+}
+
+// An https server on loopback, on its own thread and main context, that answers every request
+// with `status` (and a Location when `location` is set) and counts the requests that reached it.
+class HttpsServer {
+ public:
+  HttpsServer(GTlsCertificate *certificate, int status, std::string location = {})
+      : status_(status), location_(std::move(location)) {
+    context_ = g_main_context_new();
+    loop_ = g_main_loop_new(context_, FALSE);
+    g_main_context_push_thread_default(context_);
+    server_ = soup_server_new("tls-certificate", certificate, nullptr);
+    soup_server_add_handler(server_, nullptr, &HttpsServer::handle, this, nullptr);
+    GError *error = nullptr;
+    if (soup_server_listen_local(
+            server_, 0,
+            SoupServerListenOptions(SOUP_SERVER_LISTEN_IPV4_ONLY | SOUP_SERVER_LISTEN_HTTPS),
+            &error)) {
+      GSList *uris = soup_server_get_uris(server_);
+      port_ = g_uri_get_port(static_cast<GUri *>(uris->data));
+      g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+    } else {
+      ADD_FAILURE() << error->message;
+      g_error_free(error);
+    }
+    g_main_context_pop_thread_default(context_);
+    thread_ = g_thread_new("https-server", &HttpsServer::run, this);
+  }
+  ~HttpsServer() {
+    g_main_context_invoke(
+        context_,
+        [](gpointer loop) {
+          g_main_loop_quit(static_cast<GMainLoop *>(loop));
+          return G_SOURCE_REMOVE;
+        },
+        loop_);
+    g_thread_join(thread_);
+    g_main_context_push_thread_default(context_);
+    soup_server_disconnect(server_);
+    g_object_unref(server_);
+    while (g_main_context_iteration(context_, FALSE)) {
+    }
+    g_main_context_pop_thread_default(context_);
+    g_main_loop_unref(loop_);
+    g_main_context_unref(context_);
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  int requests() const { return requests_; }
+
+ private:
+  static gpointer run(gpointer data) {
+    auto *self = static_cast<HttpsServer *>(data);
+    g_main_context_push_thread_default(self->context_);
+    g_main_loop_run(self->loop_);
+    g_main_context_pop_thread_default(self->context_);
+    return nullptr;
+  }
+  static void handle(SoupServer *, SoupServerMessage *message, const char *, GHashTable *,
+                     gpointer data) {
+    auto *self = static_cast<HttpsServer *>(data);
+    self->requests_++;
+    soup_server_message_set_status(message, static_cast<guint>(self->status_), nullptr);
+    if (!self->location_.empty())
+      soup_message_headers_replace(soup_server_message_get_response_headers(message), "Location",
+                                   self->location_.c_str());
+    static const char kBody[] = R"({"detail":"reached over TLS"})";
+    soup_server_message_set_response(message, "application/json", SOUP_MEMORY_STATIC, kBody,
+                                     sizeof kBody - 1);
+  }
+  int status_;
+  std::string location_;
+  std::atomic<int> requests_{0};
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  SoupServer *server_ = nullptr;
+  GThread *thread_ = nullptr;
+  int port_ = 0;
+};
+
+TEST(FaultTls, SelfSignedServiceIsRefusedUnlessSslStrictIsOff_n) {
+  gst_init(nullptr, nullptr);
+  GTlsCertificate *certificate = self_signed_certificate();
+  ASSERT_NE(certificate, nullptr) << "openssl could not make a certificate";
+  HttpsServer service(certificate, 401);
+  g_object_unref(certificate);
+  std::string element = "see2aivideosrc api-url=" + service.url() + " api-key=" + kKey +
+                        " cache-mode=off retries=1 prompt=tls duration=4";
+  {
+    ScannedRun scanned(element + " ! appsink name=sink");
+    scanned.run.play_to_end(30);
+    expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
+    EXPECT_EQ(service.requests(), 0) << "a request crossed an unverified TLS connection";
+  }
+  ScannedRun lenient(element + " ssl-strict=false ! appsink name=sink");
+  lenient.run.play_to_end(30);
+  // Through TLS this time: the server's own 401 answers.
+  expect_one_error(lenient, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  EXPECT_NE(lenient.run.bus.error_text.find("reached over TLS"), std::string::npos)
+      << lenient.run.bus.error_text;
+  EXPECT_EQ(service.requests(), 1);
+}
+
+TEST(FaultTls, RedirectFromHttpsToHttpIsRefused_n) {
+  gst_init(nullptr, nullptr);
+  DevServerProcess plain;
+  GTlsCertificate *certificate = self_signed_certificate();
+  ASSERT_NE(certificate, nullptr) << "openssl could not make a certificate";
+  HttpsServer service(certificate, 307, plain.url() + "/api/v1/actions/see2ai_video_generation_v1");
+  g_object_unref(certificate);
+  ScannedRun scanned("see2aivideosrc api-url=" + service.url() + " api-key=" + kKey +
+                     " cache-mode=off ssl-strict=false prompt=downgrade duration=4"
+                     " ! appsink name=sink");
+  scanned.run.play_to_end(30);
+  EXPECT_EQ(scanned.run.bus.errors, 1);
+  EXPECT_EQ(scanned.run.bus.error_domain, GST_RESOURCE_ERROR);
+  EXPECT_NE(scanned.run.bus.error_text.find("plain http"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  EXPECT_EQ(service.requests(), 1);
+  EXPECT_TRUE(plain.request_log().empty()) << "the request went down to plain http";
+  scanned.expect_no_key();
 }
 
 // ---- subprocesses: a run that dies, and a debug log at full verbosity ----
