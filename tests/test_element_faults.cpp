@@ -759,6 +759,30 @@ TEST_F(FaultTest, RedirectToAnotherHostNeverCarriesTheKey) {
   for (const auto &download : there) EXPECT_FALSE(download.authorization) << download.path;
 }
 
+TEST_F(FaultTest, ApiKeyIsWriteOnlyAndAbsentFromTheResultProperty) {
+  GstElement *element = gst_element_factory_make("see2aivideosrc", nullptr);
+  ASSERT_NE(element, nullptr);
+  GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(element), "api-key");
+  ASSERT_NE(spec, nullptr);
+  EXPECT_TRUE(spec->flags & G_PARAM_WRITABLE);
+  EXPECT_FALSE(spec->flags & G_PARAM_READABLE);
+  gst_object_unref(element);
+
+  ScannedRun scanned(source(server, "name=src prompt=\"result check\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  GstElement *src = scanned.run.by_name("src");
+  ASSERT_NE(src, nullptr);
+  GstStructure *result = nullptr;
+  g_object_get(src, "result", &result, nullptr);
+  gst_object_unref(src);
+  ASSERT_NE(result, nullptr);
+  gchar *text = gst_structure_to_string(result);
+  EXPECT_EQ(std::string(text).find(kKey), std::string::npos) << text;
+  g_free(text);
+  gst_structure_free(result);
+}
+
 // ---- TLS: verification on by default, and never from https down to http ----
 
 // A self-signed certificate for 127.0.0.1, made with openssl for this test run.
