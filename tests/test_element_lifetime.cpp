@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "devserver_process.h"
@@ -283,6 +285,29 @@ TEST_F(LifetimeTest, FiveHundredCyclesFromTheCache) {
     EXPECT_GT(live.video_buffers, 0);
   }
   EXPECT_EQ(server_->request_log().size(), requests_before) << "a cache hit made a request";
+  EXPECT_LE(settled_thread_count(threads_before + kPoolThreadSlack),
+            threads_before + kPoolThreadSlack);
+}
+
+// Four pipelines cycling at once on the same cached clip: the cache is read concurrently, and each
+// element's threads start and stop while the others' run.
+TEST_F(LifetimeTest, FourPipelinesCyclingTogetherOnTheSameCachedClip) {
+  int threads_before = thread_count();
+  std::vector<std::thread> runners;
+  std::vector<std::unique_ptr<CyclingPipeline>> pipelines;
+  for (int p = 0; p < 4; ++p)
+    pipelines.push_back(std::make_unique<CyclingPipeline>(cached_source()));
+  for (auto &pipeline : pipelines)
+    runners.emplace_back([&pipeline] {
+      for (int i = 0; i < 40; ++i)
+        pipeline->cycle(i % 10 == 9 ? Until::Eos : i % 2 ? Until::Preroll : Until::Nothing);
+    });
+  for (auto &runner : runners) runner.join();
+  for (auto &pipeline : pipelines) {
+    pipeline->expect_clean();
+    EXPECT_EQ(pipeline->eos, 4);
+  }
+  pipelines.clear();
   EXPECT_LE(settled_thread_count(threads_before + kPoolThreadSlack),
             threads_before + kPoolThreadSlack);
 }
