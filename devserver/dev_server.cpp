@@ -23,6 +23,7 @@
 #include "task_output.h"
 #include "task_store.h"
 #include "tenant_ledger.h"
+#include "untrusted_json.h"
 #include "worker_pool.h"
 
 namespace see2ai::dev {
@@ -37,8 +38,6 @@ constexpr char kNoteKey[] = "see2ai-request-note";
 constexpr char kGoneKey[] = "see2ai-client-gone";
 constexpr int kFetchThreads = 8;
 constexpr int kListenBacklog = 1024;
-// The contract nests two levels; anything far deeper is an attack on the recursive parser.
-constexpr int kMaxJsonNesting = 32;
 // The share of the latency a task spends queued before it runs.
 constexpr int kQueuedPercent = 20;
 
@@ -402,7 +401,7 @@ void DevServer::Impl::handle_submit(SoupServerMessage *message) {
   auto tenant = authorize(message, fault, false);
   if (!tenant) return;
   std::string body = request_body(message);
-  if (!nesting_within(body, kMaxJsonNesting)) {
+  if (!json_nesting_within(body, kMaxJsonNesting)) {
     send(message, json_answer(400, error_detail_json("body", "body: JSON nested too deeply")),
          fault, false);
     return;
@@ -684,7 +683,7 @@ void DevServer::Impl::handle_control(SoupServerMessage *message, const std::stri
   if (path == "/_dev/faults" && g_strcmp0(method, "POST") == 0) {
     try {
       std::string body = request_body(message);
-      if (!nesting_within(body, kMaxJsonNesting))
+      if (!json_nesting_within(body, kMaxJsonNesting))
         throw std::invalid_argument("fault rules: JSON nested too deeply");
       std::vector<FaultRule> rules = parse_fault_rules(body);
       size_t count = rules.size();

@@ -20,29 +20,6 @@ std::string builder_to_text(JsonBuilder *builder) {
   return text;
 }
 
-bool nesting_within(const std::string &json, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : json) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 std::string detail_json(const std::string &message) {
   JsonBuilder *builder = json_builder_new();
   json_builder_begin_object(builder);

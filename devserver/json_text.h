@@ -12,10 +12,6 @@ namespace see2ai::dev {
 std::string builder_to_text(JsonBuilder *builder);
 std::string node_to_text(JsonNode *node);
 
-// False when arrays/objects nest deeper than `limit` (strings are skipped). json-glib parses
-// recursively: a body of 100000 '[' overflows the stack, so bodies are checked before parsing.
-bool nesting_within(const std::string &json, int limit);
-
 // {"detail": message} as the service sends for 4xx answers.
 std::string detail_json(const std::string &message);
 

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "untrusted_json.h"
+
 namespace see2ai {
 
 namespace {
@@ -388,7 +390,7 @@ ParsedRequest parse_request_json(const std::string &body) {
   ParsedRequest parsed;
   g_autoptr(JsonParser) parser = json_parser_new();
   g_autoptr(GError) error = nullptr;
-  if (!json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), &error)) {
+  if (!load_untrusted_json(parser, body, &error)) {
     parsed.error = FieldError{"body", "body: not valid JSON"};
     return parsed;
   }

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "untrusted_json.h"
+
 namespace see2ai {
 
 namespace {
@@ -135,8 +137,7 @@ std::string task_id_member(JsonObject *object) {
 }
 
 JsonNode *parse_json(JsonParser *parser, const std::string &body) {
-  if (!json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr))
-    return nullptr;
+  if (!load_untrusted_json(parser, body, nullptr)) return nullptr;
   return json_parser_get_root(parser);
 }
 

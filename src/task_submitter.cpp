@@ -7,6 +7,7 @@
 #include "error_mapping.h"
 #include "retry_policy.h"
 #include "service_endpoints.h"
+#include "untrusted_json.h"
 
 namespace see2ai {
 namespace {
@@ -15,7 +16,7 @@ namespace {
 std::string task_id_in_body(const std::string &body) {
   JsonParser *parser = json_parser_new();
   std::string task_id;
-  if (json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr)) {
+  if (load_untrusted_json(parser, body, nullptr)) {
     JsonNode *root = json_parser_get_root(parser);
     if (root && JSON_NODE_HOLDS_OBJECT(root)) {
       JsonNode *member = json_object_get_member(json_node_get_object(root), "task_id");
