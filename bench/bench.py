@@ -371,7 +371,9 @@ class Bench:
             "message (posted once the download is complete) for the download time. Cross-check "
             "on the server's clock alone (its log: the poll that answered succeeded to the "
             "logged end of the file download), ms, throttled then unthrottled, warm-ups "
-            "included: " + ", ".join(str(t) for t in server_side) + ".")
+            "included: " + ", ".join(str(t) for t in server_side) + ". First frame ms per run, "
+            "throttled: " + ", ".join(f"{t:.0f}" for t, _ in throttled) + "; unthrottled: "
+            + ", ".join(f"{t:.0f}" for t, _ in open_runs) + ".")
         self.row("2 first frame", "ms after succeeded, 40 Mbit/s vs full download",
                  f"{ttff:.0f}", f"{download:.0f}", f"{ttff / download * 100:.1f}%", "< 25%",
                  ttff / download < 0.25)
@@ -534,13 +536,16 @@ class Bench:
                     self.first(events, "playing")["wall_us"]) / 1e6
 
         wall(1)
-        one = statistics.median(wall(1) for _ in range(self.runs))
+        ones = [wall(1) for _ in range(self.runs)]
         wall(8)
-        eight = statistics.median(wall(8) for _ in range(self.runs))
+        eights = [wall(8) for _ in range(self.runs)]
+        one, eight = statistics.median(ones), statistics.median(eights)
         self.notes.append(
             "Case 5: PLAYING to EOS of the whole pipeline; each element submits its own task "
             "(cache-mode=off) for a 4 s 480p clip without audio and decodes it into a fakesink; "
-            "the dev server renders an identical clip once and shares it.")
+            "the dev server renders an identical clip once and shares it. Seconds per run, one "
+            "element: " + ", ".join(f"{t:.2f}" for t in ones) + "; eight: "
+            + ", ".join(f"{t:.2f}" for t in eights) + ".")
         self.row("5 parallel", "s PLAYING -> EOS, 8 elements vs 1", f"{eight:.2f}", f"{one:.2f}",
                  f"{eight / one:.2f}x", "<= 1.3x", eight / one <= 1.3)
 
