@@ -2,6 +2,7 @@
 
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -41,8 +42,11 @@ DevServerProcess::DevServerProcess(DevServerArgs args) {
 
   gint out_fd = -1;
   GError *error = nullptr;
-  if (!g_spawn_async_with_pipes(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, nullptr,
-                                nullptr, &pid_, nullptr, &out_fd, nullptr, &error)) {
+  // A test killed by a signal must not leave its server behind (meson would wait for it).
+  GSpawnChildSetupFunc die_with_parent = [](gpointer) { prctl(PR_SET_PDEATHSIG, SIGKILL); };
+  if (!g_spawn_async_with_pipes(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD,
+                                die_with_parent, nullptr, &pid_, nullptr, &out_fd, nullptr,
+                                &error)) {
     std::string message = error->message;
     g_error_free(error);
     throw std::runtime_error("cannot start see2ai-devserver: " + message);
