@@ -7,8 +7,9 @@ dir=${1:-build}
 shift || true
 cd "$root"
 if [ ! -f "$dir/build.ninja" ]; then
-  meson setup "$dir" -Dwerror=true "$@" >"$root/.meson-setup.log" 2>&1 || {
-    cat "$root/.meson-setup.log"; exit 1; }
+  setup_log=$(mktemp)
+  meson setup "$dir" -Dwerror=true "$@" >"$setup_log" 2>&1 || { cat "$setup_log"; exit 1; }
+  rm -f "$setup_log"
 fi
 log="$dir/compile.log"
 meson compile -C "$dir" >"$log" 2>&1 || { tail -n 80 "$log"; echo "build failed (full log: $log)"; exit 1; }
