@@ -7,6 +7,8 @@
 
 #include <stdexcept>
 
+#include "untrusted_json.h"
+
 namespace see2ai {
 namespace {
 
@@ -99,19 +101,7 @@ void ClipCache::forget() const {
 std::optional<std::string> ClipCache::journal_task(std::string *problem) const {
   std::optional<std::string> text = read_file(journal_path());
   if (!text) return std::nullopt;
-  JsonParser *parser = json_parser_new();
-  std::string task_id;
-  if (json_parser_load_from_data(parser, text->data(), static_cast<gssize>(text->size()),
-                                 nullptr)) {
-    JsonNode *root = json_parser_get_root(parser);
-    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
-      JsonNode *member = json_object_get_member(json_node_get_object(root), "task_id");
-      if (member && JSON_NODE_HOLDS_VALUE(member) &&
-          json_node_get_value_type(member) == G_TYPE_STRING)
-        task_id = json_node_get_string(member);
-    }
-  }
-  g_object_unref(parser);
+  std::string task_id = untrusted_string_member(*text, "task_id");
   if (task_id.empty()) {
     *problem = "ignoring a damaged journal entry " + journal_path();
     remove_journal();

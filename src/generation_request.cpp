@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "text_trim.h"
 #include "untrusted_json.h"
 
 namespace see2ai {
@@ -24,18 +25,6 @@ constexpr size_t kMaxAudios = 3;
 constexpr size_t kMaxImages = 9;
 // Echoed user values are capped so a hostile body cannot blow up an error message.
 constexpr size_t kMaxEchoBytes = 64;
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string trimmed(const std::string &text) {
-  size_t begin = 0;
-  size_t end = text.size();
-  while (begin < end && is_space(text[begin])) ++begin;
-  while (end > begin && is_space(text[end - 1])) --end;
-  return text.substr(begin, end - begin);
-}
 
 // Quoted, capped at a UTF-8 character boundary, for "(got ...)" parts of messages.
 std::string echo(const std::string &raw) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "text_trim.h"
 #include "untrusted_json.h"
 
 namespace see2ai {
@@ -24,18 +25,6 @@ constexpr size_t kMaxUrlBytes = 8192;
 constexpr size_t kMaxListEntries = 64;
 constexpr size_t kMaxErrorMessageChars = 500;
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string trimmed(const std::string &text) {
-  size_t begin = 0;
-  size_t end = text.size();
-  while (begin < end && is_space(text[begin])) ++begin;
-  while (end > begin && is_space(text[end - 1])) --end;
-  return text.substr(begin, end - begin);
-}
-
 // Cuts at a UTF-8 character boundary so the result stays valid.
 std::string capped_bytes(std::string text, size_t limit) {
   if (text.size() <= limit) return text;
@@ -50,7 +39,7 @@ std::string printable_message(const std::string &raw, size_t limit) {
   // Only a bounded prefix can reach the result (a character is at most 4 bytes), so a huge body
   // is not copied whole.
   size_t begin = 0;
-  while (begin < raw.size() && is_space(raw[begin])) ++begin;
+  while (begin < raw.size() && is_ascii_space(raw[begin])) ++begin;
   size_t length = std::min(raw.size() - begin, limit * 4 + 4);
   g_autofree char *valid = g_utf8_make_valid(raw.data() + begin, static_cast<gssize>(length));
   std::string text = valid;

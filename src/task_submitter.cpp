@@ -14,19 +14,7 @@ namespace {
 
 // The task id of a sync 504 body ({"detail": ..., "task_id": ...}); empty when there is none.
 std::string task_id_in_body(const std::string &body) {
-  JsonParser *parser = json_parser_new();
-  std::string task_id;
-  if (load_untrusted_json(parser, body, nullptr)) {
-    JsonNode *root = json_parser_get_root(parser);
-    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
-      JsonNode *member = json_object_get_member(json_node_get_object(root), "task_id");
-      if (member && JSON_NODE_HOLDS_VALUE(member) &&
-          json_node_get_value_type(member) == G_TYPE_STRING)
-        task_id = json_node_get_string(member);
-    }
-  }
-  g_object_unref(parser);
-  return task_id;
+  return untrusted_string_member(body, "task_id");
 }
 
 }  // namespace

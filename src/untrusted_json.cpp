@@ -34,4 +34,20 @@ bool load_untrusted_json(JsonParser *parser, const std::string &json, GError **e
   return json_parser_load_from_data(parser, json.data(), static_cast<gssize>(json.size()), error);
 }
 
+std::string untrusted_string_member(const std::string &json, const char *name) {
+  JsonParser *parser = json_parser_new();
+  std::string value;
+  if (load_untrusted_json(parser, json, nullptr)) {
+    JsonNode *root = json_parser_get_root(parser);
+    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+      JsonNode *member = json_object_get_member(json_node_get_object(root), name);
+      if (member && JSON_NODE_HOLDS_VALUE(member) &&
+          json_node_get_value_type(member) == G_TYPE_STRING)
+        value = json_node_get_string(member);
+    }
+  }
+  g_object_unref(parser);
+  return value;
+}
+
 }  // namespace see2ai

@@ -19,4 +19,8 @@ bool json_nesting_within(const std::string &json, int limit);
 // JSON_PARSER_ERROR saying so, without reaching the parser.
 bool load_untrusted_json(JsonParser *parser, const std::string &json, GError **error);
 
+// The string member `name` of a JSON object text, loaded as above; empty when the text is not an
+// object or the member is missing or not a string.
+std::string untrusted_string_member(const std::string &json, const char *name);
+
 }  // namespace see2ai
