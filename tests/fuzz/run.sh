@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan, build dir build-fuzz) and runs each one
-# for SECONDS (default 120) over a scratch copy of its committed corpus; a finding stops with the
-# reproducer in build-fuzz/findings/<target>/. Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
+# for SECONDS (default 120) from its committed corpus plus what earlier runs found
+# (build-fuzz/fuzz-work/<target>). A finding stops the run, its reproducer in
+# build-fuzz/findings/<target>/. Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -22,7 +23,6 @@ ninja -C "$dir" "${targets[@]/#/tests/fuzz/fuzz_}" >/dev/null
 for target in "${targets[@]}"; do
   work="$dir/fuzz-work/$target"
   findings="$dir/findings/$target"
-  rm -rf "$work"
   mkdir -p "$work" "$findings"
   cp tests/fuzz/corpus/"$target"/* "$work"/
   echo "== fuzz_$target for ${seconds}s"
