@@ -327,6 +327,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void on_submitting() override;
   void on_task_id(const std::string &task_id, bool resumed) override;
   void on_state(const TaskOutput &output, int64_t elapsed_ms) override;
+  void on_waiting_for_other_run() override;
   void on_cache_hit(const TaskOutput &output) override;
   void on_warning(const std::string &message) override;
   void on_download_started(size_t index, std::shared_ptr<GrowingFile> growing) override;
@@ -449,6 +450,13 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
                             "state", G_TYPE_STRING, state, "elapsed-ms", G_TYPE_INT64,
                             static_cast<gint64>(elapsed_ms), "from-cache", G_TYPE_BOOLEAN,
                             from_cache, nullptr)));
+}
+
+void GstSee2aiVideoSrcPrivate::on_waiting_for_other_run() {
+  GST_INFO_OBJECT(src, "another run of the same request is generating it: waiting for its clip");
+  post_progress(
+      GST_PROGRESS_TYPE_CONTINUE,
+      "Waiting for another run of the same request to finish (it will not be paid twice)");
 }
 
 void GstSee2aiVideoSrcPrivate::on_cache_hit(const TaskOutput &output) {

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <stdexcept>
 
 #include "untrusted_json.h"
@@ -33,11 +35,30 @@ std::optional<std::string> read_file(const std::string &path) {
 
 }  // namespace
 
+KeyLock::KeyLock(const std::string &path)
+    : fd_(g_open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+  if (fd_ < 0) throw std::runtime_error("cannot open the lock file " + path);
+}
+
+KeyLock::~KeyLock() {
+  close(fd_);
+}
+
+bool KeyLock::try_acquire() {
+  int ret;
+  do {
+    ret = flock(fd_, LOCK_EX | LOCK_NB);
+  } while (ret != 0 && errno == EINTR);
+  if (ret == 0) return true;
+  if (errno == EWOULDBLOCK) return false;
+  throw std::runtime_error(std::string("cannot lock a cache entry: ") + g_strerror(errno));
+}
+
 ClipCache::ClipCache(std::string dir, std::string key)
     : dir_(std::move(dir)), key_(std::move(key)) {}
 
 void ClipCache::prepare() const {
-  for (const char *sub : {"clips", "journal"}) {
+  for (const char *sub : {"clips", "journal", "locks"}) {
     std::string path = dir_ + "/" + sub;
     if (g_mkdir_with_parents(path.c_str(), 0700) != 0)
       throw std::runtime_error("cannot create the cache directory " + path);
@@ -129,6 +150,10 @@ void ClipCache::write_journal(const std::string &task_id) const {
 
 void ClipCache::remove_journal() const {
   g_remove(journal_path().c_str());
+}
+
+std::unique_ptr<KeyLock> ClipCache::key_lock() const {
+  return std::make_unique<KeyLock>(dir_ + "/locks/" + key_ + ".lock");
 }
 
 }  // namespace see2ai

@@ -1,6 +1,7 @@
 // ClipCache: finished clips on disk by request key, and the journal of tasks being waited on, so a
 // request is paid for once. Layout: <dir>/clips/<key>-<i>.mp4, <dir>/clips/<key>.json (the task's
-// output, written last: it marks the entry complete), <dir>/journal/<key>.json ({"task_id": ...}).
+// output, written last: it marks the entry complete), <dir>/journal/<key>.json ({"task_id": ...}),
+// <dir>/locks/<key>.lock (see KeyLock).
 #pragma once
 
 #include <memory>
@@ -12,11 +13,31 @@
 
 namespace see2ai {
 
+// An exclusive claim on one request key, between threads and processes alike (flock(2) on the
+// key's lock file; the kernel drops it when its process dies). A run holds it from before its cache
+// lookup until its clip is stored or it fails, so a second run of the same request waits and then
+// finds the clip, or the journal of a run that died, instead of paying for the clip again.
+class KeyLock {
+ public:
+  // Opens (creates) the lock file. Throws std::runtime_error.
+  explicit KeyLock(const std::string &path);
+  ~KeyLock();
+  KeyLock(const KeyLock &) = delete;
+  KeyLock &operator=(const KeyLock &) = delete;
+
+  // Non-blocking; true once this object holds the claim, false while another one does. Throws
+  // std::runtime_error when the file system cannot lock.
+  bool try_acquire();
+
+ private:
+  int fd_;
+};
+
 class ClipCache {
  public:
   ClipCache(std::string dir, std::string key);
 
-  // Creates clips/ and journal/. Throws std::runtime_error.
+  // Creates clips/, journal/ and locks/. Throws std::runtime_error.
   void prepare() const;
 
   std::string clip_path(size_t index) const;
@@ -36,6 +57,9 @@ class ClipCache {
   // Written atomically (temp file + rename). Throws std::runtime_error.
   void write_journal(const std::string &task_id) const;
   void remove_journal() const;
+
+  // The key's lock, not yet acquired. Throws std::runtime_error.
+  std::unique_ptr<KeyLock> key_lock() const;
 
  private:
   std::string entry_path() const;

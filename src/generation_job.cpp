@@ -62,6 +62,7 @@ struct GenerationJob::Impl {
   void cancel();
 
   JobResult run_steps();
+  std::unique_ptr<KeyLock> claim_key();
   JobResult from_cache(const TaskOutput &output, const ClipCache &clips);
   TaskOutput generate(HttpTransport &transport);
   TaskOutput follow(HttpTransport &transport, const std::optional<TaskOutput> &first,
@@ -184,6 +185,8 @@ JobResult GenerationJob::Impl::run_steps() {
       cache.reset();
     }
   }
+  // Held until this run returns: its clip is stored (or it failed) before a twin looks.
+  std::unique_ptr<KeyLock> claim = cache ? claim_key() : nullptr;
   if (cache && cache_mode == CacheMode::Reuse) {
     std::string problem;
     std::optional<TaskOutput> cached = cache->lookup(&problem);
@@ -216,6 +219,22 @@ JobResult GenerationJob::Impl::run_steps() {
     }
   }
   return JobResult{output, files, false};
+}
+
+std::unique_ptr<KeyLock> GenerationJob::Impl::claim_key() {
+  constexpr std::chrono::milliseconds kRecheck{50};
+  try {
+    std::unique_ptr<KeyLock> lock = cache->key_lock();
+    if (lock->try_acquire()) return lock;
+    events.on_waiting_for_other_run();
+    do control.sleep_or_throw(kRecheck);
+    while (!lock->try_acquire());
+    return lock;
+  } catch (const std::runtime_error &e) {
+    events.on_warning(std::string(e.what()) +
+                      "; a second run of this request at the same time would pay again");
+    return nullptr;
+  }
 }
 
 // The finished task: attached, resumed from the journal, or submitted now (at most once).

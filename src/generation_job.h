@@ -33,6 +33,9 @@ class JobEvents {
     (void)output;
     (void)elapsed_ms;
   }
+  // Another run of the same request (this process or another) is generating it: this run waits
+  // for it, then plays its clip from the cache.
+  virtual void on_waiting_for_other_run() {}
   // The clip comes from the cache (no request at all); on_state(output, 0) follows.
   virtual void on_cache_hit(const TaskOutput &output) { (void)output; }
   // Damaged cache or journal entries, a cache that cannot be written, and the service's own

@@ -1043,16 +1043,9 @@ TEST_F(FaultTest, KeyIsNowhereInAFullDebugLogStdoutOrDotDumps) {
   EXPECT_TRUE(element_in_a_dump);
 }
 
-TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
-  gst_init(nullptr, nullptr);
-  DevServerArgs args;
-  args.latency_ms = 5000;  // time for gst-launch-1.0 to start, submit and poll before the kill
-  DevServerProcess server(args);
-  std::string cache = see2ai::test::make_temp_dir("killed-cache");
-  std::vector<std::string> properties = {
-      "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse", "sync=false",
-      "poll-interval=100",       "duration=4",         "resolution=480p",  "generate-audio=false",
-      "prompt=killed-midway"};
+// `gst-launch-1.0 -q see2aivideosrc <properties> ! fakesink` in a process of its own, the key in
+// its environment. The caller reaps it (waitpid, g_spawn_close_pid). 0 when it cannot start.
+GPid spawn_gst_launch(const std::vector<std::string> &properties) {
   std::vector<std::string> argv = {"gst-launch-1.0", "-q", "see2aivideosrc"};
   argv.insert(argv.end(), properties.begin(), properties.end());
   argv.insert(argv.end(), {"!", "fakesink"});
@@ -1063,13 +1056,30 @@ TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
   env = g_environ_setenv(env, "SEE2AI_API_KEY", kKey, TRUE);
   GPid pid = 0;
   GError *error = nullptr;
-  ASSERT_TRUE(
-      g_spawn_async(nullptr, cargv.data(), env,
-                    static_cast<GSpawnFlags>(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                             G_SPAWN_STDOUT_TO_DEV_NULL),
-                    nullptr, nullptr, &pid, &error))
-      << error->message;
+  if (!g_spawn_async(nullptr, cargv.data(), env,
+                     static_cast<GSpawnFlags>(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                              G_SPAWN_STDOUT_TO_DEV_NULL),
+                     nullptr, nullptr, &pid, &error)) {
+    ADD_FAILURE() << error->message;
+    g_error_free(error);
+    pid = 0;
+  }
   g_strfreev(env);
+  return pid;
+}
+
+TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 5000;  // time for gst-launch-1.0 to start, submit and poll before the kill
+  DevServerProcess server(args);
+  std::string cache = see2ai::test::make_temp_dir("killed-cache");
+  std::vector<std::string> properties = {
+      "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse", "sync=false",
+      "poll-interval=100",       "duration=4",         "resolution=480p",  "generate-audio=false",
+      "prompt=killed-midway"};
+  GPid pid = spawn_gst_launch(properties);
+  ASSERT_GT(pid, 0);
   // Killed once the task runs and the dead run has polled it (its journal entry is written).
   bool running = wait_for_log(
       server,
@@ -1100,6 +1110,47 @@ TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
   second.run.play_to_end(60);
   expect_whole_clip(second);
   EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST(FaultTwinRuns, SameRequestInTwoProcessesAtOnceIsPaidOnce) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 3000;
+  DevServerProcess server(args);
+  std::string cache = see2ai::test::make_temp_dir("twin-cache");
+  std::vector<std::string> properties = {
+      "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse",
+      "poll-interval=100",       "duration=4",         "resolution=480p",
+      "generate-audio=false",    "prompt=twins"};
+  GPid pid = spawn_gst_launch(properties);
+  ASSERT_GT(pid, 0);
+  // The other process has submitted: it holds the request's key until its clip is stored.
+  bool submitted = wait_for_log(
+      server,
+      [](const std::vector<LogEntry> &log) {
+        return std::any_of(log.begin(), log.end(),
+                           [](const LogEntry &e) { return e.is_submit() && e.status == 200; });
+      },
+      20);
+  std::string description = "see2aivideosrc api-key=" + std::string(kKey);
+  for (const auto &p : properties) description += " " + p;
+  ScannedRun twin(description + " ! appsink name=sink");
+  if (submitted) twin.run.play_to_end(60);
+  int wait_status = 0;
+  waitpid(pid, &wait_status, 0);
+  g_spawn_close_pid(pid);
+  ASSERT_TRUE(submitted) << "the other process never submitted";
+  EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
+  expect_whole_clip(twin);
+  EXPECT_EQ(count_submits(server), 1u);
+  EXPECT_TRUE(std::any_of(
+      twin.run.bus.progress.begin(), twin.run.bus.progress.end(),
+      [](const std::string &p) { return p.find("Waiting for another run") != std::string::npos; }));
+  gboolean from_cache = FALSE;
+  for (auto *s : twin.run.bus.element_messages)
+    if (gst_structure_has_name(s, "see2ai-result"))
+      gst_structure_get_boolean(s, "from-cache", &from_cache);
+  EXPECT_TRUE(from_cache);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "clip_cache.h"
 #include "devserver_process.h"
 #include "generation_job.h"
 #include "growing_file.h"
@@ -30,12 +31,14 @@
 
 using see2ai::CacheMode;
 using see2ai::ClientConfig;
+using see2ai::ClipCache;
 using see2ai::ErrorKind;
 using see2ai::GenerationJob;
 using see2ai::GenerationRequest;
 using see2ai::GrowingFile;
 using see2ai::JobEvents;
 using see2ai::JobResult;
+using see2ai::KeyLock;
 using see2ai::ServiceError;
 using see2ai::TaskOutput;
 using see2ai::TaskState;
@@ -140,6 +143,9 @@ class RecordingEvents : public JobEvents {
       elapsed.push_back(elapsed_ms);
     });
   }
+  void on_waiting_for_other_run() override {
+    note([&] { ++waits; });
+  }
   void on_cache_hit(const TaskOutput &output) override {
     note([&] { cache_hits.push_back(output.task_id); });
   }
@@ -159,6 +165,7 @@ class RecordingEvents : public JobEvents {
   std::mutex mutex;
   std::condition_variable changed;
   int submits = 0;
+  int waits = 0;
   std::vector<std::pair<std::string, bool>> task_ids;
   std::vector<TaskState> states;
   std::vector<int64_t> elapsed;
@@ -744,6 +751,68 @@ TEST_F(GenerationJobTest, CacheRefreshGeneratesAnew) {
   GenerationJob third(config(), request("cache refresh"), third_events);
   third.set_cache(dir, CacheMode::Reuse);
   EXPECT_EQ(third.run().output.task_id, fresh.output.task_id);
+}
+
+TEST_F(GenerationJobTest, SecondRunOfTheSameRequestAtOnceWaitsAndPaysNothing) {
+  std::string dir = make_temp_dir("job-twins");
+  int posts_before = count_submits(*server_);
+  RecordingEvents first_events;
+  GenerationJob first(config(), request("twins"), first_events);
+  first.set_cache(dir, CacheMode::Reuse);
+  std::future<JobResult> made = std::async(std::launch::async, [&] { return first.run(); });
+  // The first run holds the request's key from before its lookup until its clip is stored.
+  ASSERT_TRUE(first_events.wait_for([&] { return !first_events.task_ids.empty(); }));
+
+  RecordingEvents events;
+  GenerationJob second(config(), request("twins"), events);
+  second.set_cache(dir, CacheMode::Reuse);
+  JobResult twin = second.run();
+  JobResult original = made.get();
+  EXPECT_FALSE(original.from_cache);
+  EXPECT_TRUE(twin.from_cache);
+  EXPECT_EQ(twin.output.task_id, original.output.task_id);
+  EXPECT_EQ(events.waits, 1);
+  EXPECT_EQ(first_events.waits, 0);
+  EXPECT_EQ(events.submits, 0);
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+  ASSERT_EQ(twin.files.size(), 1u);
+  EXPECT_EQ(read_whole(twin.files[0]->path()), read_whole(original.files[0]->path()));
+}
+
+TEST_F(GenerationJobTest, RunWaitingForAnotherRunOfItsRequestIsCancelledPromptly) {
+  std::string dir = make_temp_dir("job-claimed");
+  GenerationRequest claimed = request("claimed elsewhere");
+  ClipCache cache(dir, see2ai::cache_key(claimed, server_->url()));
+  cache.prepare();
+  // Another process's claim on the key, as far as flock(2) can tell: another open file.
+  std::unique_ptr<KeyLock> other = cache.key_lock();
+  ASSERT_TRUE(other->try_acquire());
+
+  int posts_before = count_submits(*server_);
+  RecordingEvents events;
+  GenerationJob job(config(), claimed, events);
+  job.set_cache(dir, CacheMode::Reuse);
+  std::thread canceller([&] {
+    events.wait_for([&] { return events.waits > 0; });
+    job.cancel();
+  });
+  auto started = std::chrono::steady_clock::now();
+  ServiceError error = run_expecting_error(job);
+  canceller.join();
+  EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+  EXPECT_EQ(events.waits, 1);
+  EXPECT_EQ(events.submits, 0);
+  EXPECT_EQ(count_submits(*server_), posts_before);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+
+  // Released, the key is free for the next run, which generates the clip.
+  other.reset();
+  RecordingEvents next_events;
+  GenerationJob next(config(), claimed, next_events);
+  next.set_cache(dir, CacheMode::Reuse);
+  EXPECT_FALSE(next.run().from_cache);
+  EXPECT_EQ(next_events.waits, 0);
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
 }
 
 bool journal_is_empty(const std::string &dir) {
