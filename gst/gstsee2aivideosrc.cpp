@@ -291,6 +291,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   size_t file_index = 0;
   OutputPad video;
   OutputPad audio;
+  GstClockTime picture_end = GST_CLOCK_TIME_NONE;  // looping: where this play's picture ends
   PadQueues queues;
   guint group_id = 0;
   std::string prompt;
@@ -600,6 +601,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
   file_index = 0;
   video = OutputPad();
   audio = OutputPad();
+  picture_end = GST_CLOCK_TIME_NONE;
   queues.set_flushing(false);
   gst_segment_init(&segment, GST_FORMAT_TIME);
   need_segment = false;
@@ -877,8 +879,14 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
   decoder = std::make_unique<ClipDecoder>(file);
   if (file_index == 0) clip_duration = decoder->info().duration_ns;
   configure_pads(decoder->info());
-  video.offset = video.end;
-  audio.offset = audio.end;
+  // Both pads go on from the same point so they stay in step over files and loops: after the
+  // picture when there is one (a loop trims the sound to it, see push_frame), else after the sound.
+  const GstClockTime start = loop && video.pad ? video.end : MAX(video.end, audio.end);
+  video.offset = audio.offset = start;
+  const auto &picture = decoder->info().video;
+  picture_end = loop && video.pad && picture && picture->duration_ns > 0
+                    ? start + static_cast<GstClockTime>(picture->duration_ns)
+                    : GST_CLOCK_TIME_NONE;
   return true;
 }
 
@@ -891,6 +899,18 @@ void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
   if (!buffer) throw MediaError(true, "a decoded frame does not match the stream's format");
   GstClockTime pts = out.offset + static_cast<GstClockTime>(MAX(frame.pts_ns, 0));
   GstClockTime duration = static_cast<GstClockTime>(MAX(frame.duration_ns, 0));
+  if (&out == &audio && GST_CLOCK_TIME_IS_VALID(picture_end) && pts + duration > picture_end) {
+    // Looping: the sound of one play ends with its picture (AAC pads its last frame), or every
+    // loop would put the sound further behind the picture.
+    if (pts >= picture_end) {
+      gst_buffer_unref(buffer);
+      return;
+    }
+    const gsize samples =
+        gst_util_uint64_scale_round(picture_end - pts, out.audio_info.rate, GST_SECOND);
+    buffer = gst_audio_buffer_truncate(buffer, out.audio_info.bpf, 0, samples);
+    duration = picture_end - pts;
+  }
   out.end = MAX(out.end, pts + duration);
   last_end = MAX(video.end, audio.end);
   if (is_live) {

@@ -8,6 +8,13 @@ GstClockTime play_time(GstMiniObject *item) {
   return GST_CLOCK_TIME_IS_VALID(duration) ? duration : 0;
 }
 
+// The timestamp of the oldest buffer waiting in `items`.
+GstClockTime oldest_pts(const std::deque<GstMiniObject *> &items) {
+  for (GstMiniObject *item : items)
+    if (GST_IS_BUFFER(item)) return GST_BUFFER_PTS(GST_BUFFER_CAST(item));
+  return GST_CLOCK_TIME_NONE;
+}
+
 }  // namespace
 
 PadQueues::PadQueues() : combiner_(gst_flow_combiner_new()) {}
@@ -19,7 +26,7 @@ PadQueues::~PadQueues() {
 
 size_t PadQueues::add(GstPad *pad) {
   std::lock_guard<std::mutex> guard(mutex_);
-  queues_.push_back(Queue{pad, {}, 0});
+  queues_.push_back(Queue{pad, {}, 0, GST_CLOCK_TIME_NONE, GST_FLOW_OK});
   gst_flow_combiner_add_pad(combiner_, pad);
   return queues_.size() - 1;
 }
@@ -33,24 +40,37 @@ void PadQueues::clear() {
   combined_ = GST_FLOW_OK;
 }
 
-bool PadQueues::sibling_empty(size_t index) const {
-  for (size_t i = 0; i < queues_.size(); ++i)
-    if (i != index && queues_[i].items.empty()) return true;
+bool PadQueues::accepts_locked(size_t index) const {
+  const Queue &queue = queues_[index];
+  if (queue.queued < kLimit) return true;
+  if (queue.queued >= kHardLimit) return false;
+  const GstClockTime waiting_from = oldest_pts(queue.items);
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    const Queue &sibling = queues_[i];
+    if (i == index || !sibling.items.empty() || sibling.last != GST_FLOW_OK) continue;
+    if (!GST_CLOCK_TIME_IS_VALID(sibling.pushed_end) || !GST_CLOCK_TIME_IS_VALID(waiting_from) ||
+        sibling.pushed_end <= waiting_from)
+      return true;
+  }
   return false;
+}
+
+bool PadQueues::accepts(size_t index) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return accepts_locked(index);
 }
 
 GstFlowReturn PadQueues::push(size_t index, GstMiniObject *item) {
   std::unique_lock<std::mutex> guard(mutex_);
-  cond_.wait(guard, [&] {
-    const Queue &queue = queues_[index];
-    return flushing_ || combined_ != GST_FLOW_OK || queue.queued < kLimit || sibling_empty(index);
-  });
+  cond_.wait(guard, [&] { return flushing_ || combined_ != GST_FLOW_OK || accepts_locked(index); });
   if (flushing_) {
     gst_mini_object_unref(item);
     return GST_FLOW_FLUSHING;
   }
   Queue &queue = queues_[index];
   queue.queued += play_time(item);
+  if (GST_IS_BUFFER(item) && GST_BUFFER_PTS_IS_VALID(GST_BUFFER_CAST(item)))
+    queue.pushed_end = GST_BUFFER_PTS(GST_BUFFER_CAST(item)) + play_time(item);
   queue.items.push_back(item);
   cond_.notify_all();
   return combined_;
@@ -63,6 +83,8 @@ void PadQueues::set_flushing(bool flushing) {
     for (GstMiniObject *item : queue.items) gst_mini_object_unref(item);
     queue.items.clear();
     queue.queued = 0;
+    queue.pushed_end = GST_CLOCK_TIME_NONE;
+    queue.last = GST_FLOW_OK;
   }
   if (!flushing) {
     gst_flow_combiner_reset(combiner_);
@@ -86,6 +108,7 @@ GstMiniObject *PadQueues::pop(size_t index) {
 void PadQueues::report(size_t index, GstFlowReturn ret) {
   std::lock_guard<std::mutex> guard(mutex_);
   if (index >= queues_.size()) return;
+  queues_[index].last = ret;
   combined_ = gst_flow_combiner_update_pad_flow(combiner_, queues_[index].pad, ret);
   cond_.notify_all();
 }

@@ -22,10 +22,16 @@ class PadQueues {
   // Drops every queue; the pads' tasks must be stopped.
   void clear();
 
-  // Decoding side: queues `item` (takes it). Waits while this queue holds more than its limit of
-  // play time, unless a sibling queue is empty (the way multiqueue avoids a preroll deadlock).
-  // Returns the combined flow of all pads: anything but OK means stop decoding.
+  // Decoding side: queues `item` (takes it), waiting until accepts(index). Returns the combined
+  // flow of all pads: anything but OK means stop decoding.
   GstFlowReturn push(size_t index, GstMiniObject *item);
+  // True when push(index) would not wait: the queue holds less than kLimit of play time, or a
+  // sibling is starving for data this stream's backlog does not cover yet (empty, still linked,
+  // and behind this queue's oldest buffer in time), up to kHardLimit. That is how multiqueue
+  // avoids a preroll deadlock (a sink holding this pad in preroll waits for the sibling's first
+  // buffer, further on in the file) without letting an unlinked or fast sibling pull the whole
+  // clip into memory.
+  bool accepts(size_t index);
   // Flushing: drops what is queued, wakes every waiter; pop() returns nullptr until unset.
   void set_flushing(bool flushing);
 
@@ -34,14 +40,19 @@ class PadQueues {
   // Records the pad's last flow return, combined across pads with a GstFlowCombiner.
   void report(size_t index, GstFlowReturn ret);
 
+  static constexpr GstClockTime kLimit = GST_SECOND / 3;
+  static constexpr GstClockTime kHardLimit = 3 * GST_SECOND;
+
  private:
   struct Queue {
     GstPad *pad;
     std::deque<GstMiniObject *> items;
     GstClockTime queued = 0;
+    GstClockTime pushed_end = GST_CLOCK_TIME_NONE;  // end of the newest buffer queued so far
+    GstFlowReturn last = GST_FLOW_OK;               // the pad's last push downstream
   };
-  static constexpr GstClockTime kLimit = GST_SECOND / 3;
-  bool sibling_empty(size_t index) const;
+
+  bool accepts_locked(size_t index) const;
 
   std::mutex mutex_;
   std::condition_variable cond_;

@@ -392,6 +392,8 @@ ClipInfo ClipDecoder::Impl::describe() const {
     v.color_primaries = params->color_primaries;
     v.color_trc = params->color_trc;
     v.codec_name = avcodec_get_name(params->codec_id);
+    if (video.stream->duration > 0)
+      v.duration_ns = av_rescale_q(video.stream->duration, video.stream->time_base, kNanoseconds);
     info.video = v;
   }
   if (audio.codec) {

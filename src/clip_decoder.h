@@ -29,6 +29,7 @@ struct VideoStreamInfo {
   int color_primaries = 2;       // AVColorPrimaries
   int color_trc = 2;             // AVColorTransferCharacteristic
   std::string codec_name;        // e.g. "h264"
+  int64_t duration_ns = -1;      // of the track, -1 when unknown
 };
 
 struct AudioStreamInfo {

@@ -232,11 +232,11 @@ TEST_F(ElementTest, LoopRepeatsWithContinuousTimestamps) {
   PipelineRun run(
       source("prompt=\"a loop\" duration=4 resolution=480p loop=true name=s "
              "s.video ! appsink name=vsink s.audio ! appsink name=asink"));
-  run.stop_after("vsink", 4 * 24 * 2 + 30);
+  run.stop_after("vsink", 4 * 24 * 3 + 30);
   run.play_to_end();
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   const auto &video = run.sink("vsink");
-  ASSERT_GE(video.pts.size(), 4u * 24 * 2 + 30);
+  ASSERT_GE(video.pts.size(), 4u * 24 * 3 + 30);
   for (size_t i = 1; i < video.pts.size(); ++i)
     ASSERT_NEAR(static_cast<double>(video.pts[i]),
                 static_cast<double>(video.pts[i - 1] + video.durations[i - 1]), 1000.0)
@@ -247,7 +247,16 @@ TEST_F(ElementTest, LoopRepeatsWithContinuousTimestamps) {
     ASSERT_NEAR(static_cast<double>(audio.pts[i]),
                 static_cast<double>(audio.pts[i - 1] + audio.durations[i - 1]), 1000.0)
         << "audio gap at buffer " << i;
-  EXPECT_GT(audio.pts.back(), 4 * GST_SECOND);
+  ASSERT_GT(audio.pts.back(), 12 * GST_SECOND);
+  // Sound and picture stay in step: each play's sound starts with its first picture.
+  for (size_t play = 1; play <= 3; ++play) {
+    const GstClockTime start = video.pts[4 * 24 * play];
+    EXPECT_NEAR(static_cast<double>(start), static_cast<double>(play * 4 * GST_SECOND), 1000.0);
+    EXPECT_TRUE(
+        std::any_of(audio.pts.begin(), audio.pts.end(),
+                    [&](GstClockTime pts) { return pts + 1000 >= start && pts <= start + 1000; }))
+        << "no sound starts with play " << play + 1 << " at " << start;
+  }
 }
 
 TEST_F(ElementTest, AnEosEventEndsALoopingClipAfterWhatIsQueued) {
