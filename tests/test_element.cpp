@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -418,11 +419,31 @@ TEST_F(ElementTest, PlaybinPlaysASee2aiUri) {
   PipelineRun run(
       "playbin uri=\"see2ai://generate?prompt=playbin%20fox&duration=4&resolution=480p"
       "&cache-mode=off\" video-sink=\"fakesink sync=false\" audio-sink=\"fakesink sync=false\"");
+  // Picture and sound: count what reaches each of playbin's sinks.
+  std::atomic<int> frames[2] = {0, 0};
+  const char *sink_properties[2] = {"video-sink", "audio-sink"};
+  for (int i = 0; i < 2; ++i) {
+    GstElement *sink = nullptr;
+    g_object_get(run.pipeline(), sink_properties[i], &sink, nullptr);
+    ASSERT_NE(sink, nullptr);
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *, GstPadProbeInfo *, gpointer count) {
+          ++*static_cast<std::atomic<int> *>(count);
+          return GST_PAD_PROBE_OK;
+        },
+        &frames[i], nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+  }
   run.play_to_end();
   g_unsetenv("SEE2AI_API_URL");
   g_unsetenv("SEE2AI_API_KEY");
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   EXPECT_TRUE(run.bus.eos);
+  EXPECT_NEAR(frames[0].load(), 4 * 24, 1);
+  EXPECT_GT(frames[1].load(), 4 * 40);  // 4 s of AAC frames (~47 per second at 48 kHz)
 }
 
 TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {

@@ -284,6 +284,23 @@ TEST_F(ExamplesTest, PlayWithAudioWritesAClipWithPictureAndSound) {
   EXPECT_EQ(submits(read_log(server)).size(), 1u);
 }
 
+TEST_F(ExamplesTest, GstPlayPlaysASee2aiUriWithPictureAndSound) {
+  DevServerProcess server;
+  // As the README shows it, with fake sinks that say what they receive (-v prints it).
+  ExampleRun run = run_example(
+      {"gst-play-1.0", "-v", "--no-interactive", "--videosink=fakesink silent=false name=vsink",
+       "--audiosink=fakesink silent=false name=asink",
+       "see2ai://generate?prompt=gst-play%20fox&duration=4&resolution=480p"},
+      server.url());
+  expect_clean_exit(run);
+  EXPECT_NE(run.out.find("Reached end of play list."), std::string::npos) << transcript(run);
+  EXPECT_NE(run.out.find("(vsink:sink)"), std::string::npos) << "no picture";
+  EXPECT_NE(run.out.find("(asink:sink)"), std::string::npos) << "no sound";
+  // The last picture of the 4 s clip at 24 fps was shown.
+  EXPECT_NE(run.out.find("pts: 0:00:03.958333333"), std::string::npos) << transcript(run);
+  EXPECT_EQ(submits(read_log(server)).size(), 1u);
+}
+
 TEST_F(ExamplesTest, PlayWithAudioDisplayModePlaysPictureAndSoundToTheEnd) {
   DevServerProcess server;
   // No display here: the "display" sinks autovideosink and autoaudiosink pick the fake sinks,
