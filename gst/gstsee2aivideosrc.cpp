@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -324,6 +325,10 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   GstClockTime position() const;
   bool seekable();
 
+  // The advice posted before submitting, in the request's own words: the service's `warnings`
+  // that repeat it are not posted again.
+  std::set<std::string> local_advice;
+
   // JobEvents, called on the job thread.
   void on_submitting() override;
   void on_task_id(const std::string &task_id, bool resumed) override;
@@ -466,6 +471,10 @@ void GstSee2aiVideoSrcPrivate::on_cache_hit(const TaskOutput &output) {
 }
 
 void GstSee2aiVideoSrcPrivate::on_warning(const std::string &message) {
+  if (local_advice.count(message)) {
+    GST_DEBUG_OBJECT(src, "the service repeats advice already posted: %s", message.c_str());
+    return;
+  }
   GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s", message.c_str()), (nullptr));
 }
 
@@ -579,8 +588,17 @@ bool GstSee2aiVideoSrcPrivate::start() {
                       ("nothing was submitted"));
     return false;
   }
-  for (const auto &advice : see2ai::advisories(run.request))
-    GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s", advice.c_str()), (nullptr));
+  local_advice.clear();
+  for (const auto &advice : see2ai::advisories(run.request)) {
+    // Each piece of advice starts with the request field it is about; here it names the property.
+    const size_t field_end = advice.find('=');
+    const std::string text =
+        field_end == std::string::npos
+            ? advice
+            : property_name_for_field(advice.substr(0, field_end)) + advice.substr(field_end);
+    GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s", text.c_str()), (nullptr));
+    local_advice.insert(advice);
+  }
 
   prompt = run.request.prompt.value_or("");
   is_live = run.is_live;

@@ -132,9 +132,14 @@ bool PipelineRun::handle(GstMessage *msg) {
       g_error_free(error);
       return true;
     }
-    case GST_MESSAGE_WARNING:
+    case GST_MESSAGE_WARNING: {
       bus.warnings++;
+      GError *error = nullptr;
+      gst_message_parse_warning(msg, &error, nullptr);
+      bus.warning_texts.push_back(error ? error->message : "");
+      if (error) g_error_free(error);
       return false;
+    }
     case GST_MESSAGE_PROGRESS: {
       GstProgressType type;
       gchar *code = nullptr, *text = nullptr;

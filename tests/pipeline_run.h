@@ -25,6 +25,7 @@ struct SinkRecord {
 struct BusRecord {
   int errors = 0;
   int warnings = 0;
+  std::vector<std::string> warning_texts;
   bool eos = false;
   bool timed_out = false;
   GQuark error_domain = 0;

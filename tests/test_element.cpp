@@ -146,6 +146,26 @@ TEST_F(ElementTest, ProgressAndResultMessagesArePosted) {
   EXPECT_STREQ(gst_structure_get_string(result, "state"), "succeeded");
 }
 
+TEST_F(ElementTest, LegalButPoorRequestWarnsOnceNamingTheProperty) {
+  PipelineRun run(
+      source("prompt=\"uploaded\" duration=4 resolution=480p generate-audio=false "
+             "force-asset-upload=true ! appsink name=sink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_NEAR(static_cast<double>(run.sink("sink").pts.size()), 4 * 24, 1);
+  // The element's own advice; the dev server's `warnings` say the same and are not repeated.
+  ASSERT_EQ(run.bus.warning_texts.size(), 1u);
+  EXPECT_EQ(run.bus.warning_texts[0].rfind("force-asset-upload=true", 0), 0u)
+      << run.bus.warning_texts[0];
+  gboolean found = FALSE;
+  for (auto *s : run.bus.element_messages) {
+    if (!gst_structure_has_name(s, "see2ai-result")) continue;
+    const GValue *warnings = gst_structure_get_value(s, "warnings");
+    found = warnings && gst_value_array_get_size(warnings) == 1;
+  }
+  EXPECT_TRUE(found) << "the service's warning is in see2ai-result";
+}
+
 TEST_F(ElementTest, UnknownKeyPostsOneErrorAndNoBuffer_n) {
   PipelineRun run("see2aivideosrc api-url=" + server_->url() +
                   " api-key=wrong-key cache-mode=off prompt=x duration=4 ! appsink name=sink");
