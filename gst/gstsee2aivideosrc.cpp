@@ -1672,13 +1672,22 @@ gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
   std::string query;
   guint n = 0;
   GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(object), &n);
+  // What a new element would have: defaults some properties take from this machine (api-url from
+  // SEE2AI_API_URL, cache-dir from the user's cache directory) stay out of the URI too.
+  GObject *fresh = G_OBJECT(g_object_ref_sink(g_object_new(G_OBJECT_TYPE(object), nullptr)));
   for (guint i = 0; i < n; ++i) {
     GParamSpec *pspec = specs[i];
     if (!uri_property(pspec)) continue;
     GValue value = G_VALUE_INIT;
+    GValue initial = G_VALUE_INIT;
     g_value_init(&value, pspec->value_type);
+    g_value_init(&initial, pspec->value_type);
     g_object_get_property(object, pspec->name, &value);
-    if (!g_param_value_defaults(pspec, &value)) {
+    g_object_get_property(fresh, pspec->name, &initial);
+    const bool changed =
+        g_param_values_cmp(pspec, &value, &initial) != 0 && !g_param_value_defaults(pspec, &value);
+    g_value_unset(&initial);
+    if (changed) {
       if (GST_VALUE_HOLDS_ARRAY(&value)) {
         for (guint j = 0; j < gst_value_array_get_size(&value); ++j) {
           const GValue *item = gst_value_array_get_value(&value, j);
@@ -1691,6 +1700,7 @@ gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
     }
     g_value_unset(&value);
   }
+  g_object_unref(fresh);
   g_free(specs);
   return g_strdup_printf("see2ai://generate%s%s", query.empty() ? "" : "?", query.c_str());
 }

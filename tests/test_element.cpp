@@ -405,6 +405,19 @@ TEST_F(ElementTest, UriSetsPropertiesAndRoundTrips) {
   g_free(copy_uri);
   gst_object_unref(copy);
 
+  // Only what differs from a new element: no cache-dir or api-url this machine fills in.
+  GstElement *plain =
+      gst_element_make_from_uri(GST_URI_SRC, "see2ai://generate?prompt=fox", nullptr, nullptr);
+  ASSERT_NE(plain, nullptr);
+  gchar *plain_uri = gst_uri_handler_get_uri(GST_URI_HANDLER(plain));
+  EXPECT_STREQ(plain_uri, "see2ai://generate?prompt=fox");
+  g_free(plain_uri);
+  g_object_set(plain, "api-url", "http://127.0.0.1:9", nullptr);
+  plain_uri = gst_uri_handler_get_uri(GST_URI_HANDLER(plain));
+  EXPECT_STREQ(plain_uri, "see2ai://generate?api-url=http%3A%2F%2F127.0.0.1%3A9&prompt=fox");
+  g_free(plain_uri);
+  gst_object_unref(plain);
+
   EXPECT_TRUE(gst_uri_handler_set_uri(GST_URI_HANDLER(element), "see2ai://task/task-42", nullptr));
   gchar *task_id = nullptr;
   g_object_get(element, "task-id", &task_id, nullptr);
