@@ -677,7 +677,10 @@ void GstSee2aiVideoSrcPrivate::remove_pads() {
 void GstSee2aiVideoSrcPrivate::push_event_all(GstEvent *event) {
   for (OutputPad *out : {&video, &audio}) {
     if (!out->pad) continue;
-    if (GST_EVENT_IS_SERIALIZED(event))
+    // FLUSH_STOP is serialized but comes from the seeking thread while the pad tasks are paused:
+    // pushed at once, so each pad accepts events again (a second sink's copy of the same seek,
+    // say) before the seek returns.
+    if (GST_EVENT_IS_SERIALIZED(event) && GST_EVENT_TYPE(event) != GST_EVENT_FLUSH_STOP)
       queues.push(out->queue, GST_MINI_OBJECT_CAST(gst_event_ref(event)));
     else
       gst_pad_push_event(out->pad, gst_event_ref(event));
@@ -1103,7 +1106,17 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
       file = files[0];
     }
     if (!decoder) decoder = std::make_unique<ClipDecoder>(file);
-    decoder->seek(static_cast<int64_t>(segment.start), flags & GST_SEEK_FLAG_ACCURATE);
+    if ((flags & GST_SEEK_FLAG_KEY_UNIT) && !(flags & GST_SEEK_FLAG_ACCURATE)) {
+      // The segment starts at the key frame (at or before the target, the one a decoder can
+      // start from), so nothing is decoded only to be dropped.
+      const auto key = static_cast<GstClockTime>(
+          decoder->seek_to_key_frame(static_cast<int64_t>(segment.start)));
+      GST_DEBUG_OBJECT(src, "key-unit seek to %" GST_TIME_FORMAT " starts at %" GST_TIME_FORMAT,
+                       GST_TIME_ARGS(segment.start), GST_TIME_ARGS(key));
+      segment.start = segment.time = segment.position = key;
+    } else {
+      decoder->seek(static_cast<int64_t>(segment.start), flags & GST_SEEK_FLAG_ACCURATE);
+    }
     video.offset = audio.offset = 0;
     video.end = audio.end = segment.start;
     last_end = segment.start;

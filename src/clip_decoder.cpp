@@ -1,5 +1,6 @@
 #include "clip_decoder.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -128,9 +129,10 @@ struct ClipDecoder::Impl {
   FramePtr frame{av_frame_alloc()};
   std::deque<DecodedFrame> ready;
   bool demux_ended = false;
-  bool streamed = false;        // opened while downloading: see open()
-  int64_t trim_before_ns = -1;  // accurate seek target; -1 when nothing is to be trimmed
-  bool read_from_start = true;  // no seek yet: every packet of the index must come by
+  bool streamed = false;          // opened while downloading: see open()
+  int64_t trim_before_ns = -1;    // accurate seek target; -1 when nothing is to be trimmed
+  bool read_from_start = true;    // no seek yet: every packet of the index must come by
+  std::deque<PacketPtr> pending;  // read ahead by seek_to_key_frame, to be decoded first
 
   static int read_callback(void *opaque, uint8_t *buffer, int size);
   static int64_t seek_callback(void *opaque, int64_t offset, int whence);
@@ -154,6 +156,8 @@ struct ClipDecoder::Impl {
   void emit(StreamDecoder &stream);
   bool trim_audio_front(int64_t *pts_ns, int64_t *duration_ns);
   void seek(int64_t position_ns, bool accurate);
+  int64_t seek_to_key_frame(int64_t position_ns);
+  int read_packet();
 };
 
 int ClipDecoder::Impl::read_callback(void *opaque, uint8_t *buffer, int size) {
@@ -427,7 +431,7 @@ std::optional<DecodedFrame> ClipDecoder::Impl::next() {
       drain(audio);
       continue;
     }
-    int ret = av_read_frame(format.get(), packet.get());
+    int ret = read_packet();
     if (ret == AVERROR_EOF) {
       demux_ended = true;
       check_not_truncated();
@@ -444,6 +448,13 @@ std::optional<DecodedFrame> ClipDecoder::Impl::next() {
   DecodedFrame out = std::move(ready.front());
   ready.pop_front();
   return out;
+}
+
+int ClipDecoder::Impl::read_packet() {
+  if (pending.empty()) return av_read_frame(format.get(), packet.get());
+  av_packet_move_ref(packet.get(), pending.front().get());
+  pending.pop_front();
+  return 0;
 }
 
 void ClipDecoder::Impl::decode_packet(StreamDecoder &stream) {
@@ -595,6 +606,7 @@ void ClipDecoder::Impl::seek(int64_t position_ns, bool accurate) {
   int ret = av_seek_frame(format.get(), reference.index, timestamp, AVSEEK_FLAG_BACKWARD);
   if (ret < 0) throw_demux_error("seeking in the clip failed", ret);
   ready.clear();
+  pending.clear();
   av_packet_unref(packet.get());
   demux_ended = false;
   trim_before_ns = accurate ? position_ns : -1;
@@ -612,6 +624,33 @@ void ClipDecoder::Impl::seek(int64_t position_ns, bool accurate) {
   }
 }
 
+int64_t ClipDecoder::Impl::seek_to_key_frame(int64_t position_ns) {
+  seek(position_ns, false);
+  if (position_ns < 0) position_ns = 0;
+  // The key frame is the reference stream's first packet from here on: read up to it and keep
+  // what was read for next().
+  constexpr int kMaxReadAhead = 512;
+  const StreamDecoder &reference = video.codec ? video : audio;
+  for (int i = 0; i < kMaxReadAhead; ++i) {
+    PacketPtr ahead(av_packet_alloc());
+    if (!ahead) throw std::bad_alloc();
+    if (av_read_frame(format.get(), ahead.get()) < 0) break;
+    const bool found = ahead->stream_index == reference.index;
+    const int64_t timestamp = ahead->pts != AV_NOPTS_VALUE ? ahead->pts : ahead->dts;
+    pending.push_back(std::move(ahead));
+    if (!found) continue;
+    if (timestamp == AV_NOPTS_VALUE) break;
+    const int64_t key_ns = std::clamp<int64_t>(
+        av_rescale_q(timestamp - reference.start_pts, reference.stream->time_base, kNanoseconds), 0,
+        position_ns);
+    // Both streams start there: sound from before the key frame is cut like an accurate seek's.
+    trim_before_ns = key_ns;
+    for (StreamDecoder *stream : {&video, &audio}) stream->next_pts_ns = key_ns;
+    return key_ns;
+  }
+  return position_ns;
+}
+
 ClipDecoder::ClipDecoder(std::shared_ptr<GrowingFile> source, int threads)
     : impl_(std::make_unique<Impl>()) {
   impl_->source = std::move(source);
@@ -627,6 +666,10 @@ std::optional<DecodedFrame> ClipDecoder::next() {
 
 void ClipDecoder::seek(int64_t position_ns, bool accurate) {
   impl_->seek(position_ns, accurate);
+}
+
+int64_t ClipDecoder::seek_to_key_frame(int64_t position_ns) {
+  return impl_->seek_to_key_frame(position_ns);
 }
 
 bool ClipDecoder::cancelled() const {

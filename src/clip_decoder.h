@@ -93,6 +93,10 @@ class ClipDecoder {
   // else both start at the key frame at or before it. Also the way to go on after a cancel:
   // source->reset_cancel(), then seek(). A target past what is downloaded makes next() wait.
   void seek(int64_t position_ns, bool accurate);
+  // Seeks to the key frame at or before `position_ns` and returns its time: both streams start
+  // there (sound cut to it), as a KEY_UNIT seek wants. The target itself when no key frame is
+  // found ahead.
+  int64_t seek_to_key_frame(int64_t position_ns);
 
   bool cancelled() const;
 

@@ -116,6 +116,9 @@ bool PipelineRun::handle(GstMessage *msg) {
     case GST_MESSAGE_EOS:
       bus.eos = true;
       return true;
+    case GST_MESSAGE_SEGMENT_DONE:
+      bus.segment_done = true;
+      return true;
     case GST_MESSAGE_APPLICATION:
       return true;
     case GST_MESSAGE_ERROR: {
@@ -185,6 +188,30 @@ bool PipelineRun::preroll(double timeout_s) {
   }
   gst_object_unref(bus_);
   return prerolled;
+}
+
+bool PipelineRun::wait_for_element_message(const std::string &name, double timeout_s) {
+  auto seen = [&] {
+    for (auto *s : bus.element_messages)
+      if (gst_structure_has_name(s, name.c_str())) return true;
+    return false;
+  };
+  GstBus *bus_ = gst_element_get_bus(pipeline_);
+  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
+  bool over = false;
+  while (!seen() && !over) {
+    gint64 left = deadline - g_get_monotonic_time();
+    if (left <= 0) {
+      bus.timed_out = true;
+      break;
+    }
+    GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
+    if (!msg) continue;
+    over = handle(msg);
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus_);
+  return seen();
 }
 
 void PipelineRun::play_to_end(double timeout_s) {

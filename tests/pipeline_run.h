@@ -27,6 +27,7 @@ struct BusRecord {
   int warnings = 0;
   std::vector<std::string> warning_texts;
   bool eos = false;
+  bool segment_done = false;  // a segment seek's end (the run stops there, as at EOS)
   bool timed_out = false;
   GQuark error_domain = 0;
   int error_code = 0;
@@ -45,11 +46,14 @@ class PipelineRun {
   GstElement *pipeline() const { return pipeline_; }
   GstElement *by_name(const char *name) const;  // caller unrefs
 
-  // Plays and waits for EOS or the first error (or `timeout_s`), or until the appsink named in
-  // stop_after() has received that many buffers.
+  // Plays and waits for EOS, SEGMENT_DONE or the first error (or `timeout_s`), or until the appsink
+  // named in stop_after() has received that many buffers.
   void play_to_end(double timeout_s = 120);
   // Goes to PAUSED and waits for the preroll (ASYNC_DONE); false on error or timeout.
   bool preroll(double timeout_s = 120);
+  // Handles bus messages until an element message with this structure name has come (true) or
+  // the run is over or `timeout_s` passes (false).
+  bool wait_for_element_message(const std::string &name, double timeout_s = 60);
   void stop_after(const std::string &sink_name, size_t buffers);
   const SinkRecord &sink(const std::string &name) const;
   BusRecord bus;

@@ -745,6 +745,31 @@ TEST(ClipDecoderSeek, KeyUnitSeekStartsAtAKeyFrameBeforeTheTarget) {
             reference.video.checksum_at.at(first_video->pts_ns));
 }
 
+TEST(ClipDecoderSeek, SeekToKeyFrameSaysWhereAndStartsBothStreamsThere) {
+  const std::string path = seekable_clip();
+  const ClipSummary reference = reference_decode(path);
+  ClipDecoder decoder(whole_file(path));
+  // Key frames every second (the renderer's GOP is one second): 2.52 s snaps to 2 s.
+  EXPECT_EQ(decoder.seek_to_key_frame(2520 * kMillisecond), 2 * kSecond);
+  std::optional<DecodedFrame> first_video, first_audio;
+  int64_t video_frames = 0;
+  while (auto decoded = decoder.next()) {
+    if (decoded->kind == StreamKind::Video) {
+      ++video_frames;
+      if (!first_video) first_video = std::move(decoded);
+    } else if (!first_audio) {
+      first_audio = std::move(decoded);
+    }
+  }
+  ASSERT_TRUE(first_video && first_audio);
+  EXPECT_EQ(first_video->pts_ns, 2 * kSecond);
+  EXPECT_TRUE(first_video->frame->key_frame);
+  EXPECT_EQ(frame_checksum(first_video->frame, true), reference.video.checksum_at.at(2 * kSecond));
+  EXPECT_EQ(video_frames, reference.video.frames - 48);
+  EXPECT_NEAR(static_cast<double>(first_audio->pts_ns), static_cast<double>(2 * kSecond),
+              kSecond / 48000.0);
+}
+
 TEST(ClipDecoderSeek, AccurateSeekPastTheEndGivesNothing) {
   ClipDecoder decoder(whole_file(seekable_clip()));
   decoder.seek(10 * kSecond, true);

@@ -249,6 +249,77 @@ TEST_F(ElementTest, AccurateFlushingSeekStartsAtTheTarget) {
   EXPECT_NEAR(static_cast<double>(duration), 4e9, 1e9 / 24);
 }
 
+// Both pads to appsinks, prerolled, the whole clip on disk (seeking needs it; see2ai-result comes
+// once the download is complete): the pipeline the seek tests below start from.
+std::unique_ptr<PipelineRun> prerolled_av(const std::string &source_description) {
+  auto run = std::make_unique<PipelineRun>(source_description +
+                                           " name=s s.video ! appsink name=vsink "
+                                           "s.audio ! appsink name=asink");
+  EXPECT_TRUE(run->preroll()) << run->bus.error_text;
+  EXPECT_TRUE(run->wait_for_element_message("see2ai-result")) << run->bus.error_text;
+  return run;
+}
+
+TEST_F(ElementTest, KeyUnitSeekStartsBothStreamsAtTheKeyFrame) {
+  auto run = prerolled_av(source("prompt=\"key unit\" duration=4 resolution=480p"));
+  // Key frames every second: 2.52 s snaps back to 2 s.
+  ASSERT_TRUE(gst_element_seek_simple(
+      run->pipeline(), GST_FORMAT_TIME,
+      static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 2520 * GST_MSECOND));
+  run->play_to_end();
+  ASSERT_EQ(run->bus.errors, 0) << run->bus.error_text;
+  ASSERT_TRUE(run->bus.eos);
+  const auto &video = run->sink("vsink");
+  const auto &audio = run->sink("asink");
+  ASSERT_FALSE(video.pts.empty());
+  ASSERT_FALSE(audio.pts.empty());
+  EXPECT_EQ(video.pts.front(), 2 * GST_SECOND);
+  EXPECT_NEAR(static_cast<double>(audio.pts.front()), 2e9, 1e6);
+  EXPECT_NEAR(static_cast<double>(video.pts.size()), 2 * 24, 1);
+  gint64 position = -1;
+  EXPECT_TRUE(gst_element_query_position(run->pipeline(), GST_FORMAT_TIME, &position));
+  EXPECT_NEAR(static_cast<double>(position), 4e9, 0.1e9);
+}
+
+TEST_F(ElementTest, SeekFromTheAudioPadMovesBothStreams) {
+  auto run = prerolled_av(source("prompt=\"audio seek\" duration=4 resolution=480p"));
+  GstElement *asink = run->by_name("asink");
+  ASSERT_NE(asink, nullptr);
+  // Sent to one sink only: it travels upstream through the element's audio pad alone.
+  EXPECT_TRUE(gst_element_send_event(
+      asink,
+      gst_event_new_seek(1.0, GST_FORMAT_TIME,
+                         static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                         GST_SEEK_TYPE_SET, 3 * GST_SECOND, GST_SEEK_TYPE_NONE, -1)));
+  gst_object_unref(asink);
+  run->play_to_end();
+  ASSERT_EQ(run->bus.errors, 0) << run->bus.error_text;
+  ASSERT_TRUE(run->bus.eos);
+  ASSERT_FALSE(run->sink("vsink").pts.empty());
+  ASSERT_FALSE(run->sink("asink").pts.empty());
+  EXPECT_EQ(run->sink("vsink").pts.front(), 3 * GST_SECOND);
+  EXPECT_NEAR(static_cast<double>(run->sink("asink").pts.front()), 3e9, 1e6);
+  EXPECT_NEAR(static_cast<double>(run->sink("vsink").pts.size()), 24, 1);
+}
+
+TEST_F(ElementTest, SegmentSeekPlaysTheRangeAndEndsWithSegmentDone) {
+  auto run = prerolled_av(source("prompt=\"segment seek\" duration=4 resolution=480p"));
+  ASSERT_TRUE(
+      gst_element_seek(run->pipeline(), 1.0, GST_FORMAT_TIME,
+                       static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE |
+                                                 GST_SEEK_FLAG_SEGMENT),
+                       GST_SEEK_TYPE_SET, 1 * GST_SECOND, GST_SEEK_TYPE_SET, 2 * GST_SECOND));
+  run->play_to_end();
+  ASSERT_EQ(run->bus.errors, 0) << run->bus.error_text;
+  EXPECT_TRUE(run->bus.segment_done);
+  EXPECT_FALSE(run->bus.eos);
+  const auto &video = run->sink("vsink");
+  ASSERT_FALSE(video.pts.empty());
+  EXPECT_EQ(video.pts.front(), 1 * GST_SECOND);
+  EXPECT_LT(video.pts.back(), 2 * GST_SECOND);
+  EXPECT_NEAR(static_cast<double>(video.pts.size()), 24, 1);
+}
+
 TEST_F(ElementTest, LoopRepeatsWithContinuousTimestamps) {
   PipelineRun run(
       source("prompt=\"a loop\" duration=4 resolution=480p loop=true name=s "
