@@ -237,6 +237,7 @@ struct OutputPad {
   GstAudioInfo audio_info;
   bool copy_frames = false;  // the peer cannot read GstVideoMeta (pad task only)
   bool allocation_known = false;
+  GstVideoInfo pad_video_info;  // the caps last sent on the pad (pad task only)
   GstClockTime offset = 0;  // stream time where the current file starts (files and loops follow on)
   GstClockTime end = 0;     // end of the latest buffer pushed, in stream time
   size_t queue = 0;         // index in PadQueues
@@ -342,6 +343,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void run_job();
   bool open_next_file();
   void configure_pads(const see2ai::ClipInfo &info);
+  void update_caps(const see2ai::ClipInfo &info);
   GstPad *add_output_pad(GstStaticPadTemplate *templ, const char *name, GstCaps *caps,
                          const char *codec_tag, const std::string &codec,
                          const std::string &container);
@@ -705,7 +707,7 @@ GstBuffer *GstSee2aiVideoSrcPrivate::adapt_to_peer(GstBuffer *buffer) {
     if (caps) gst_caps_unref(caps);
     GST_DEBUG_OBJECT(src, "downstream %s GstVideoMeta", video.copy_frames ? "lacks" : "reads");
   }
-  return video.copy_frames ? video_buffer_to_default_layout(buffer, &video.video_info) : buffer;
+  return video.copy_frames ? video_buffer_to_default_layout(buffer, &video.pad_video_info) : buffer;
 }
 
 void GstSee2aiVideoSrcPrivate::pad_loop(size_t index, GstPad *pad) {
@@ -738,6 +740,13 @@ void GstSee2aiVideoSrcPrivate::pad_loop(size_t index, GstPad *pad) {
   GstEvent *event = GST_EVENT_CAST(item);
   const bool last =
       GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE;
+  if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS && pad == video.pad) {
+    // A later result file in another format: the frames after this event have its layout.
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps(event, &caps);
+    gst_video_info_from_caps(&video.pad_video_info, caps);
+    video.allocation_known = false;
+  }
   gst_pad_push_event(pad, event);
   if (last) gst_pad_pause_task(pad);
 }
@@ -833,12 +842,47 @@ GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, co
   return pad;
 }
 
+// A later result file whose format differs from the one before: new caps, in stream order.
+// Streams the first file lacked have no pad (pads are final after no-more-pads): skipped.
+void GstSee2aiVideoSrcPrivate::update_caps(const see2ai::ClipInfo &info) {
+  if (video.pad && info.video) {
+    GstVideoInfo next;
+    if (!video_info_from_stream(*info.video, &next))
+      throw MediaError(true, "the clip's video format is not supported");
+    if (!gst_video_info_is_equal(&next, &video.video_info)) {
+      video.video_info = next;
+      GstCaps *caps = gst_video_info_to_caps(&next);
+      GST_INFO_OBJECT(src, "result file %zu changes the video caps to %" GST_PTR_FORMAT, file_index,
+                      caps);
+      queues.push(video.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
+      gst_caps_unref(caps);
+    }
+  }
+  if (audio.pad && info.audio) {
+    GstAudioInfo next;
+    if (!audio_info_from_stream(*info.audio, &next))
+      throw MediaError(true, "the clip's audio format is not supported");
+    if (!gst_audio_info_is_equal(&next, &audio.audio_info)) {
+      audio.audio_info = next;
+      GstCaps *caps = gst_audio_info_to_caps(&next);
+      GST_INFO_OBJECT(src, "result file %zu changes the audio caps to %" GST_PTR_FORMAT, file_index,
+                      caps);
+      queues.push(audio.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
+      gst_caps_unref(caps);
+    }
+  }
+}
+
 void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
-  if (video.pad || audio.pad) return;
+  if (video.pad || audio.pad) {
+    update_caps(info);
+    return;
+  }
   GstStreamCollection *collection = gst_stream_collection_new(nullptr);
   if (info.video) {
     if (!video_info_from_stream(*info.video, &video.video_info))
       throw MediaError(true, "the clip's video format is not supported");
+    video.pad_video_info = video.video_info;
     GstCaps *caps = gst_video_info_to_caps(&video.video_info);
     video.pad = add_output_pad(&video_template, "video", caps, GST_TAG_VIDEO_CODEC,
                                info.video->codec_name, info.container);

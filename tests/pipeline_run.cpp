@@ -85,6 +85,13 @@ GstFlowReturn PipelineRun::on_sample(GstElement *appsink, gpointer user_data) {
       gst_structure_get_int(s, "width", &record.width);
       gst_structure_get_int(s, "height", &record.height);
     }
+    GstStructure *current = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
+    gst_structure_get_int(current, "width", &record.last_width);
+    gst_structure_get_int(current, "height", &record.last_height);
+    if (GstVideoMeta *meta = gst_buffer_get_video_meta(buffer))
+      if (static_cast<int>(meta->width) != record.last_width ||
+          static_cast<int>(meta->height) != record.last_height)
+        ++record.meta_mismatches;
     record.last_sample_at = gst_util_get_timestamp();
     if (record.pts.empty()) record.first_sample_at = record.last_sample_at;
     record.pts.push_back(GST_BUFFER_PTS(buffer));

@@ -12,8 +12,10 @@
 namespace see2ai::test {
 
 struct SinkRecord {
-  std::string caps;  // caps of the first sample
-  int width = 0, height = 0;
+  std::string caps;                     // caps of the first sample
+  int width = 0, height = 0;            // of the first sample's caps
+  int last_width = 0, last_height = 0;  // of the latest sample's caps
+  int meta_mismatches = 0;              // samples whose GstVideoMeta size differs from their caps
   std::vector<GstClockTime> pts;
   std::vector<GstClockTime> durations;
   std::vector<bool> discont;

@@ -759,6 +759,71 @@ TEST_F(FaultTest, RedirectToAnotherHostNeverCarriesTheKey) {
   for (const auto &download : there) EXPECT_FALSE(download.authorization) << download.path;
 }
 
+// A clip the dev server renders now (sync submit): its result URL.
+std::string rendered_clip_url(DevServerProcess &server, const std::string &fields) {
+  std::string body;
+  EXPECT_EQ(server.post_json("/api/v1/actions/see2ai_video_generation_v1",
+                             R"({"duration":4,"resolution":"480p","sync":true,)" + fields + "}",
+                             kKey, &body),
+            200)
+      << body;
+  JsonParser *parser = json_parser_new();
+  std::string url;
+  if (json_parser_load_from_data(parser, body.c_str(), -1, nullptr)) {
+    JsonArray *urls = json_object_get_array_member(
+        json_node_get_object(json_parser_get_root(parser)), "result_urls");
+    if (urls && json_array_get_length(urls) > 0) url = json_array_get_string_element(urls, 0);
+  }
+  g_object_unref(parser);
+  return url;
+}
+
+TEST_F(FaultTest, SeveralResultFilesPlayAsOneStreamWithTheirOwnCaps) {
+  const std::string wide = rendered_clip_url(
+      server, R"("prompt":"wide part","aspect_ratio":"16:9","generate_audio":true)");
+  const std::string tall = rendered_clip_url(
+      server, R"("prompt":"tall part","aspect_ratio":"9:16","generate_audio":true)");
+  ASSERT_FALSE(wide.empty());
+  ASSERT_FALSE(tall.empty());
+  // The task answers with both clips, as a service returning several videos would.
+  server.add_faults(
+      R"([{"match":"status","times":-1,"status":200,"content_type":"application/json",)"
+      R"("body":"{\"task_id\":\"two-parts\",\"state\":\"succeeded\",\"result_urls\":[\")" +
+      wide + R"(\",\")" + tall + R"(\"]}"}])");
+  ScannedRun scanned("see2aivideosrc api-key=" + std::string(kKey) + " api-url=" + server.url() +
+                     " task-id=two-parts cache-mode=off poll-interval=100 name=s "
+                     "s.video ! appsink name=sink s.audio ! appsink name=asink");
+  scanned.run.play_to_end(60);
+  const auto &bus = scanned.run.bus;
+  ASSERT_EQ(bus.errors, 0) << bus.error_text;
+  EXPECT_TRUE(bus.eos);
+  const auto &video = scanned.run.sink("sink");
+  EXPECT_NEAR(static_cast<double>(video.pts.size()), 2 * kFramesOf4s, 2);
+  EXPECT_GT(video.width, video.height);            // the first file: 16:9
+  EXPECT_LT(video.last_width, video.last_height);  // the second: 9:16, announced by new caps
+  EXPECT_EQ(video.meta_mismatches, 0);
+  // One stream: timestamps go on from file to file. Both pads start the second file together,
+  // after the first file's sound (AAC pads it past the picture by less than one audio frame).
+  const size_t second = static_cast<size_t>(kFramesOf4s);
+  ASSERT_GT(video.pts.size(), second);
+  for (size_t i = 1; i < video.pts.size(); ++i) {
+    const double expected = static_cast<double>(video.pts[i - 1] + video.durations[i - 1]);
+    const double tolerance = i == second ? 25e6 : 1e6;
+    ASSERT_GE(static_cast<double>(video.pts[i]), expected - 1e6) << "overlap at buffer " << i;
+    ASSERT_LE(static_cast<double>(video.pts[i]), expected + tolerance) << "gap at buffer " << i;
+  }
+  const auto &audio = scanned.run.sink("asink");
+  ASSERT_FALSE(audio.pts.empty());
+  EXPECT_GT(audio.pts.back(), 7 * GST_SECOND);
+  EXPECT_TRUE(std::any_of(audio.pts.begin(), audio.pts.end(),
+                          [&](GstClockTime pts) {
+                            return pts + 1000 >= video.pts[second] &&
+                                   pts <= video.pts[second] + 1000;
+                          }))
+      << "no sound starts with the second file's picture at " << video.pts[second];
+  scanned.expect_no_key();
+}
+
 TEST_F(FaultTest, ApiKeyIsWriteOnlyAndAbsentFromTheResultProperty) {
   GstElement *element = gst_element_factory_make("see2aivideosrc", nullptr);
   ASSERT_NE(element, nullptr);
