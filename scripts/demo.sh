@@ -3,22 +3,25 @@
 # generates a clip from a prompt through a real gst-launch-1.0 pipeline with see2aivideosrc.
 # Leaves out/clip.mp4 (H.264 + AAC) and out/frame.png, then stops the server.
 # Usage: scripts/demo.sh ["prompt"] [duration-seconds]
+# SEE2AI_BUILD_DIR (default build) and SEE2AI_DEMO_OUT (default out) move the build and the output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 prompt=${1:-"a red fox running through snow"}
 duration=${2:-5}
+build=${SEE2AI_BUILD_DIR:-build}
 
 "$root/scripts/install-deps.sh"
 echo "Building..."
-"$root/scripts/build.sh" build
+"$root/scripts/build.sh" "$build"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
 
-out="$root/out"
+out=${SEE2AI_DEMO_OUT:-$root/out}
 mkdir -p "$out/devserver"
 rm -f "$out/clip.mp4" "$out/frame.png"
 key="demo-key-$(date +%s)"
 
-build/devserver/see2ai-devserver --port 0 --key "$key:1000000000" --latency-ms 4000 \
+"$build/devserver/see2ai-devserver" --port 0 --key "$key:1000000000" --latency-ms 4000 \
   --output-dir "$out/devserver" --log "$out/devserver/requests.jsonl" >"$out/devserver.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null' EXIT
@@ -33,7 +36,7 @@ done
 [ -n "$url" ] || { echo "the dev server did not start"; cat "$out/devserver.log"; exit 1; }
 echo "Dev server: $url"
 
-export GST_PLUGIN_PATH="$root/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export GST_PLUGIN_PATH="$build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 export SEE2AI_API_KEY="$key"
 gst-launch-1.0 -e \
   see2aivideosrc api-url="$url" prompt="$prompt" duration="$duration" resolution=480p \

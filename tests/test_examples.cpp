@@ -266,6 +266,32 @@ class ExamplesTest : public ::testing::Test {
   std::string out_;
 };
 
+TEST_F(ExamplesTest, DemoCommandLeavesAPlayableClipAndAFrame) {
+  // README's first command, on this build (its build step finds nothing to do) with its own output
+  // directory; it starts and stops a dev server of its own.
+  const char *source_root = g_getenv("SEE2AI_SOURCE_ROOT");
+  const char *build_root = g_getenv("SEE2AI_BUILD_ROOT");
+  ASSERT_TRUE(source_root && build_root);
+  ExampleRun run =
+      run_example({"bash", std::string(source_root) + "/scripts/demo.sh",
+                   "a red fox running through snow", "4"},
+                  "", kKey, {{"SEE2AI_BUILD_DIR", build_root}, {"SEE2AI_DEMO_OUT", out_}});
+  expect_clean_exit(run);
+  EXPECT_NE(run.out.find("Clip:  " + out_ + "/clip.mp4"), std::string::npos) << transcript(run);
+  std::vector<uint8_t> png = read_file(out_ + "/frame.png");
+  ASSERT_GT(png.size(), 8u);
+  EXPECT_EQ(std::string(png.begin() + 1, png.begin() + 4), "PNG");
+  // Playable: GStreamer's own demuxer finds 4 s of pictures and sound in it.
+  PipelineRun clip("filesrc location=" + out_ +
+                   "/clip.mp4 ! qtdemux name=d d.video_0 ! queue ! h264parse ! avdec_h264 ! "
+                   "appsink name=sink_video d.audio_0 ! queue ! aacparse ! avdec_aac ! "
+                   "appsink name=sink_audio");
+  clip.play_to_end(60);
+  EXPECT_TRUE(clip.bus.eos) << clip.bus.error_text;
+  EXPECT_NEAR(static_cast<double>(clip.sink("sink_video").pts.size()), 4 * 24, 2);
+  EXPECT_NEAR(last_end_s(clip.sink("sink_audio")), 4.0, 0.1);
+}
+
 TEST_F(ExamplesTest, PlayWithAudioWritesAClipWithPictureAndSound) {
   DevServerProcess server;
   ExampleRun run = run_example({"bash", script("play-with-audio.sh"), out_}, server.url());
