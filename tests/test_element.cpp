@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "devserver_process.h"
 #include "pipeline_run.h"
@@ -61,6 +64,36 @@ TEST_F(ElementTest, GstInspectDescribesTheElement) {
                                "aspect-ratio", "sync", "task-id", "cache-mode"})
     EXPECT_NE(text.find(std::string("  ") + property), std::string::npos) << property;
   EXPECT_NE(text.find("Availability: Sometimes"), std::string::npos);
+}
+
+TEST_F(ElementTest, EveryPropertyFollowsTheConventions) {
+  GstElement *element = gst_element_factory_make("see2aivideosrc", nullptr);
+  ASSERT_NE(element, nullptr);
+  guint n = 0;
+  GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(element), &n);
+  int own = 0;
+  for (guint i = 0; i < n; ++i) {
+    GParamSpec *pspec = specs[i];
+    if (pspec->owner_type != G_OBJECT_TYPE(element)) continue;  // name, parent
+    ++own;
+    const std::string name = pspec->name;
+    EXPECT_EQ(name.find('_'), std::string::npos) << name << " is not kebab-case";
+    EXPECT_STRNE(g_param_spec_get_nick(pspec), name.c_str()) << name << " has no nick";
+    const char *blurb = g_param_spec_get_blurb(pspec);
+    EXPECT_TRUE(blurb && std::strlen(blurb) > 10) << name << " has no blurb";
+    if (pspec->flags & G_PARAM_WRITABLE) {
+      EXPECT_TRUE(pspec->flags & GST_PARAM_MUTABLE_READY) << name;
+    }
+  }
+  g_free(specs);
+  // 19 request fields of the contract, 13 client settings (issue 3), is-live and loop.
+  EXPECT_EQ(own, 34);
+  GParamSpec *duration = g_object_class_find_property(G_OBJECT_GET_CLASS(element), "duration");
+  ASSERT_TRUE(G_IS_PARAM_SPEC_INT(duration));
+  EXPECT_EQ(G_PARAM_SPEC_INT(duration)->minimum, -1);
+  EXPECT_EQ(G_PARAM_SPEC_INT(duration)->maximum, 15);
+  EXPECT_EQ(G_PARAM_SPEC_INT(duration)->default_value, 5);
+  gst_object_unref(element);
 }
 
 TEST_F(ElementTest, GstInspectOfThePluginIsClean) {
@@ -144,6 +177,68 @@ TEST_F(ElementTest, ProgressAndResultMessagesArePosted) {
   EXPECT_TRUE(gst_structure_get_int64(result, "total-tokens", &tokens));
   EXPECT_GT(tokens, 0);
   EXPECT_STREQ(gst_structure_get_string(result, "state"), "succeeded");
+  for (const char *field :
+       {"task-id", "input-tokens", "output-tokens", "total-tokens", "cost-points", "cost-time",
+        "model", "source", "provider-config-id", "result-urls", "warnings", "from-cache"})
+    EXPECT_TRUE(gst_structure_has_field(result, field)) << field;
+  // CONTINUE on each state change, with the state and the elapsed seconds.
+  EXPECT_TRUE(
+      std::any_of(run.bus.progress.begin(), run.bus.progress.end(), [](const std::string &p) {
+        return p.rfind("continue:Task ", 0) == 0 && p.find(": running (") != std::string::npos &&
+               p.find(" s)") != std::string::npos;
+      }));
+  std::vector<std::string> states;
+  for (auto *s : run.bus.element_messages) {
+    if (!gst_structure_has_name(s, "see2ai-task")) continue;
+    states.push_back(gst_structure_get_string(s, "state"));
+    EXPECT_TRUE(gst_structure_has_field(s, "elapsed-ms"));
+    EXPECT_TRUE(gst_structure_has_field(s, "from-cache"));
+    EXPECT_STREQ(gst_structure_get_string(s, "task-id"),
+                 gst_structure_get_string(result, "task-id"));
+  }
+  EXPECT_EQ(states, (std::vector<std::string>{"queued", "running", "succeeded"}));
+}
+
+TEST_F(ElementTest, TaskIdIsReadableAndNotifiedOnceKnown) {
+  PipelineRun run(
+      source("name=src prompt=\"notify me\" duration=4 resolution=480p "
+             "generate-audio=false ! appsink name=sink"));
+  GstElement *src = run.by_name("src");
+  ASSERT_NE(src, nullptr);
+  std::string notified;
+  std::mutex mutex;
+  struct Seen {
+    std::string *value;
+    std::mutex *mutex;
+  } seen{&notified, &mutex};
+  g_signal_connect(src, "notify::task-id",
+                   G_CALLBACK(+[](GObject *object, GParamSpec *, gpointer data) {
+                     auto *seen = static_cast<Seen *>(data);
+                     gchar *id = nullptr;
+                     g_object_get(object, "task-id", &id, nullptr);
+                     std::lock_guard<std::mutex> guard(*seen->mutex);
+                     *seen->value = id ? id : "";
+                     g_free(id);
+                   }),
+                   &seen);
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  gchar *task_id = nullptr;
+  g_object_get(src, "task-id", &task_id, nullptr);
+  ASSERT_NE(task_id, nullptr);
+  const GstStructure *result = nullptr;
+  for (auto *s : run.bus.element_messages)
+    if (gst_structure_has_name(s, "see2ai-result")) result = s;
+  ASSERT_NE(result, nullptr);
+  EXPECT_STREQ(task_id, gst_structure_get_string(result, "task-id"));
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    EXPECT_EQ(notified, task_id);
+  }
+  g_free(task_id);
+  gst_element_set_state(run.pipeline(), GST_STATE_NULL);
+  g_signal_handlers_disconnect_by_data(src, &seen);
+  gst_object_unref(src);
 }
 
 TEST_F(ElementTest, LegalButPoorRequestWarnsOnceNamingTheProperty) {
