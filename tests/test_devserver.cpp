@@ -616,6 +616,30 @@ TEST_F(DevServerTest, ReferenceImageFetchIsBoundedInRedirectsAndSize) {
   EXPECT_EQ(tenants(server.url())[0].reserved, 0);
 }
 
+TEST_F(DevServerTest, ReferenceImageFetchIsBoundedInTimeAndScheme) {
+  DevServerProcess server;
+  // An image host that sends its headers and then nothing: given up after the 10 s limit.
+  write_file(server.output_dir() + "/slow.png", std::vector<uint8_t>(4096, 0));
+  server.add_faults(R"([{"match":"download","times":1,"stall_after_headers":true}])");
+  const gint64 started = g_get_monotonic_time();
+  Reply stalled = submit(
+      server.url(), R"({"prompt":"p","first_frame_url":")" + server.url() + R"(/files/slow.png"})");
+  const double waited_s = (g_get_monotonic_time() - started) / 1e6;
+  EXPECT_EQ(stalled.status, 400);
+  EXPECT_EQ(string_member(stalled.body, "field"), "first_frame_url");
+  EXPECT_GE(waited_s, 9.5);
+  EXPECT_LT(waited_s, 20.0);
+
+  // A redirect away from http(s) is not followed.
+  server.add_faults(R"([{"match":"download","times":1,"redirect_to":"file:///etc/passwd"}])");
+  Reply elsewhere = submit(
+      server.url(), R"({"prompt":"p","last_frame_url":")" + server.url() + R"(/files/away.png"})");
+  EXPECT_EQ(elsewhere.status, 400);
+  EXPECT_EQ(string_member(elsewhere.body, "field"), "last_frame_url");
+  EXPECT_NE(elsewhere.body.find("not http(s)"), std::string::npos) << elsewhere.body;
+  EXPECT_EQ(tenants(server.url())[0].reserved, 0);
+}
+
 // ---- files, Range ------------------------------------------------------------------------------
 
 TEST_F(DevServerTest, FilesHaveContentLengthAndRanges) {
