@@ -717,24 +717,44 @@ std::string log_member(const std::string &line, const char *name) {
   return value;
 }
 
-TEST(ElementLoad, EightSourcesInOnePipelineGenerateInParallel) {
+TEST(ElementLoad, EightSourcesInOneCompositorPipelineGenerateInParallel) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
   args.latency_ms = 1500;
   DevServerProcess server(args);
-  std::string description;
-  for (int i = 0; i < 8; ++i)
-    description += "see2aivideosrc api-url=" + server.url() + " api-key=" + kKey +
-                   " cache-mode=off poll-interval=100 generate-audio=false duration=4 "
-                   "resolution=480p prompt=\"tile " +
-                   std::to_string(i) + "\" ! appsink name=sink" + std::to_string(i) + " ";
+  // The compositor example's shape with eight tiles (4x2) and their sound through audiomixer.
+  std::string description =
+      "compositor name=grid ! video/x-raw,width=1280,height=360 ! appsink name=sink_grid "
+      "audiomixer name=mix ! appsink name=sink_mix ";
+  for (int i = 0; i < 8; ++i) {
+    const std::string n = std::to_string(i);
+    description += "see2aivideosrc name=s" + n + " api-url=" + server.url() + " api-key=" + kKey +
+                   " cache-mode=off poll-interval=100 duration=4 resolution=480p prompt=\"tile " +
+                   n + "\" s" + n +
+                   ".video ! videoscale ! video/x-raw,width=320,height=180 ! grid.sink_" + n +
+                   " s" + n + ".audio ! audioconvert ! mix.sink_" + n + " ";
+  }
   PipelineRun run(description);
+  for (int i = 0; i < 8; ++i) {
+    GstElement *grid = run.by_name("grid");
+    GstPad *pad = gst_element_get_static_pad(grid, ("sink_" + std::to_string(i)).c_str());
+    ASSERT_NE(pad, nullptr);
+    g_object_set(pad, "xpos", (i % 4) * 320, "ypos", (i / 4) * 180, nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(grid);
+  }
   run.play_to_end(120);
   ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
   ASSERT_TRUE(run.bus.eos);
-  for (int i = 0; i < 8; ++i)
-    EXPECT_NEAR(static_cast<double>(run.sink("sink" + std::to_string(i)).pts.size()), 4 * 24, 1)
-        << i;
+  int results = 0;
+  for (auto *s : run.bus.element_messages) results += gst_structure_has_name(s, "see2ai-result");
+  EXPECT_EQ(results, 8);
+  const auto &grid = run.sink("sink_grid");
+  EXPECT_EQ(grid.width, 1280);
+  EXPECT_NEAR(static_cast<double>(grid.pts.size()), 4 * 24, 2);
+  const auto &mix = run.sink("sink_mix");
+  ASSERT_FALSE(mix.pts.empty());
+  EXPECT_NEAR(static_cast<double>(mix.pts.back() + mix.durations.back()), 4e9, 0.1e9);
   // Overlap: every submit reached the server before the first task finished.
   long last_submit = -1, first_success = -1;
   int submits = 0;
