@@ -147,6 +147,8 @@ struct ClipDecoder::Impl {
   bool is_fragmented_mp4() const;
   ClipInfo describe() const;
   std::optional<DecodedFrame> next();
+  bool step();
+  void prime_picture();
   void decode_packet(StreamDecoder &stream);
   void drain(StreamDecoder &stream);
   void receive_frames(StreamDecoder &stream);
@@ -279,8 +281,14 @@ void ClipDecoder::Impl::open(int threads) {
   }
   format.reset(raw_format);
 
-  ret = avformat_find_stream_info(format.get(), nullptr);
-  if (ret < 0) throw_demux_error("the clip's tracks cannot be identified", ret);
+  // An MP4's index describes its tracks completely but for the picture's pixel format, which the
+  // first decoded picture gives (see prime_picture): avformat_find_stream_info would decode seven
+  // H.264 frames on its own to learn it, then the decoder the same frames again.
+  const bool mp4 = std::strcmp(format->iformat->name, kMp4DemuxerName) == 0;
+  if (!mp4) {
+    ret = avformat_find_stream_info(format.get(), nullptr);
+    if (ret < 0) throw_demux_error("the clip's tracks cannot be identified", ret);
+  }
 
   video.index = av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   audio.index = av_find_best_stream(format.get(), AVMEDIA_TYPE_AUDIO, -1,
@@ -293,6 +301,18 @@ void ClipDecoder::Impl::open(int threads) {
   }
   if (video.index >= 0) open_decoder(video, threads);
   if (audio.index >= 0) open_decoder(audio, threads);
+  if (video.codec && video.codec->pix_fmt == AV_PIX_FMT_NONE) prime_picture();
+}
+
+// Decodes until the first picture is out; what was decoded on the way waits in `ready` for next().
+void ClipDecoder::Impl::prime_picture() {
+  auto has_picture = [this] {
+    for (const DecodedFrame &decoded : ready)
+      if (decoded.kind == StreamKind::Video) return true;
+    return false;
+  };
+  while (!has_picture() && !video.drained && step()) {
+  }
 }
 
 void ClipDecoder::Impl::open_decoder(StreamDecoder &stream, int threads) {
@@ -387,14 +407,22 @@ ClipInfo ClipDecoder::Impl::describe() const {
       v.fps_num = rate.num;
       v.fps_den = rate.den;
     }
+    // The container's values, else the decoder's (from the stream's own headers, known once the
+    // first picture is decoded).
     AVRational par = av_guess_sample_aspect_ratio(format.get(), video.stream, nullptr);
+    if (!is_valid(par)) par = video.codec->sample_aspect_ratio;
     if (is_valid(par)) {
       av_reduce(&v.par_num, &v.par_den, par.num, par.den, 1 << 30);
     }
-    v.color_range = params->color_range;
-    v.color_space = params->color_space;
-    v.color_primaries = params->color_primaries;
-    v.color_trc = params->color_trc;
+    v.color_range = params->color_range != AVCOL_RANGE_UNSPECIFIED ? params->color_range
+                                                                   : video.codec->color_range;
+    v.color_space = params->color_space != AVCOL_SPC_UNSPECIFIED ? params->color_space
+                                                                 : video.codec->colorspace;
+    v.color_primaries = params->color_primaries != AVCOL_PRI_UNSPECIFIED
+                            ? params->color_primaries
+                            : video.codec->color_primaries;
+    v.color_trc =
+        params->color_trc != AVCOL_TRC_UNSPECIFIED ? params->color_trc : video.codec->color_trc;
     v.codec_name = avcodec_get_name(params->codec_id);
     if (video.stream->duration > 0)
       v.duration_ns = av_rescale_q(video.stream->duration, video.stream->time_base, kNanoseconds);
@@ -405,8 +433,11 @@ ClipInfo ClipDecoder::Impl::describe() const {
     AudioStreamInfo a;
     a.sample_rate = params->sample_rate;
     a.channels = params->ch_layout.nb_channels;
-    if (params->ch_layout.order == AV_CHANNEL_ORDER_NATIVE)
-      a.channel_mask = params->ch_layout.u.mask;
+    // The decoder's layout (from the stream's own config) when the container gives no order.
+    const AVChannelLayout &layout = params->ch_layout.order == AV_CHANNEL_ORDER_NATIVE
+                                        ? params->ch_layout
+                                        : audio.codec->ch_layout;
+    if (layout.order == AV_CHANNEL_ORDER_NATIVE) a.channel_mask = layout.u.mask;
     a.sample_format = audio.codec->sample_fmt != AV_SAMPLE_FMT_NONE
                           ? audio.codec->sample_fmt
                           : static_cast<AVSampleFormat>(params->format);
@@ -423,28 +454,33 @@ ClipInfo ClipDecoder::Impl::describe() const {
   return info;
 }
 
-std::optional<DecodedFrame> ClipDecoder::Impl::next() {
-  while (ready.empty()) {
-    if (video.drained && audio.drained) return std::nullopt;
-    if (demux_ended) {
-      drain(video);
-      drain(audio);
-      continue;
-    }
-    int ret = read_packet();
-    if (ret == AVERROR_EOF) {
-      demux_ended = true;
-      check_not_truncated();
-      continue;
-    }
-    if (ret < 0) throw_demux_error("reading the clip failed", ret);
-    if (packet->stream_index == video.index && !video.drained) {
-      decode_packet(video);
-    } else if (packet->stream_index == audio.index && !audio.drained) {
-      decode_packet(audio);
-    }
-    av_packet_unref(packet.get());
+// One packet read and decoded, or one drain round at the end. False once both streams are done.
+bool ClipDecoder::Impl::step() {
+  if (video.drained && audio.drained) return false;
+  if (demux_ended) {
+    drain(video);
+    drain(audio);
+    return true;
   }
+  int ret = read_packet();
+  if (ret == AVERROR_EOF) {
+    demux_ended = true;
+    check_not_truncated();
+    return true;
+  }
+  if (ret < 0) throw_demux_error("reading the clip failed", ret);
+  if (packet->stream_index == video.index && !video.drained) {
+    decode_packet(video);
+  } else if (packet->stream_index == audio.index && !audio.drained) {
+    decode_packet(audio);
+  }
+  av_packet_unref(packet.get());
+  return true;
+}
+
+std::optional<DecodedFrame> ClipDecoder::Impl::next() {
+  while (ready.empty())
+    if (!step()) return std::nullopt;
   DecodedFrame out = std::move(ready.front());
   ready.pop_front();
   return out;
