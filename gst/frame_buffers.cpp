@@ -4,6 +4,7 @@
 
 extern "C" {
 #include <libavutil/buffer.h>
+#include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 }
@@ -89,6 +90,37 @@ GstAudioFormat audio_format_from_av(AVSampleFormat format) {
   }
 }
 
+// libav's native channel order is its AV_CH_* bits in ascending order; the positions they name.
+// Two or fewer channels keep GStreamer's defaults (mono, or front left and right).
+bool channel_positions(uint64_t mask, int channels, GstAudioChannelPosition *positions) {
+  static const struct {
+    uint64_t bit;
+    GstAudioChannelPosition position;
+  } kPositions[] = {
+      {AV_CH_FRONT_LEFT, GST_AUDIO_CHANNEL_POSITION_FRONT_LEFT},
+      {AV_CH_FRONT_RIGHT, GST_AUDIO_CHANNEL_POSITION_FRONT_RIGHT},
+      {AV_CH_FRONT_CENTER, GST_AUDIO_CHANNEL_POSITION_FRONT_CENTER},
+      {AV_CH_LOW_FREQUENCY, GST_AUDIO_CHANNEL_POSITION_LFE1},
+      {AV_CH_BACK_LEFT, GST_AUDIO_CHANNEL_POSITION_REAR_LEFT},
+      {AV_CH_BACK_RIGHT, GST_AUDIO_CHANNEL_POSITION_REAR_RIGHT},
+      {AV_CH_FRONT_LEFT_OF_CENTER, GST_AUDIO_CHANNEL_POSITION_FRONT_LEFT_OF_CENTER},
+      {AV_CH_FRONT_RIGHT_OF_CENTER, GST_AUDIO_CHANNEL_POSITION_FRONT_RIGHT_OF_CENTER},
+      {AV_CH_BACK_CENTER, GST_AUDIO_CHANNEL_POSITION_REAR_CENTER},
+      {AV_CH_SIDE_LEFT, GST_AUDIO_CHANNEL_POSITION_SIDE_LEFT},
+      {AV_CH_SIDE_RIGHT, GST_AUDIO_CHANNEL_POSITION_SIDE_RIGHT},
+  };
+  if (channels <= 2 || mask == 0) return false;
+  int count = 0;
+  for (const auto &entry : kPositions) {
+    if (!(mask & entry.bit)) continue;
+    if (count == channels) return false;
+    positions[count++] = entry.position;
+    mask &= ~entry.bit;
+  }
+  return count == channels && mask == 0 &&
+         gst_audio_check_valid_channel_positions(positions, channels, TRUE);
+}
+
 void unref_av_buffer(gpointer ref) {
   AVBufferRef *buffer = static_cast<AVBufferRef *>(ref);
   av_buffer_unref(&buffer);
@@ -114,8 +146,11 @@ bool audio_info_from_stream(const see2ai::AudioStreamInfo &stream, GstAudioInfo 
   if (format == GST_AUDIO_FORMAT_UNKNOWN || stream.sample_rate <= 0 || stream.channels <= 0 ||
       stream.channels > 8)
     return false;
+  GstAudioChannelPosition positions[8];
+  const bool positioned = channel_positions(stream.channel_mask, stream.channels, positions);
   gst_audio_info_init(info);
-  gst_audio_info_set_format(info, format, stream.sample_rate, stream.channels, nullptr);
+  gst_audio_info_set_format(info, format, stream.sample_rate, stream.channels,
+                            positioned ? positions : nullptr);
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include "frame_buffers.h"
 
 extern "C" {
+#include <libavutil/channel_layout.h>
 #include <libavutil/frame.h>
 #include <libavutil/pixdesc.h>
 }
@@ -192,6 +193,28 @@ TEST_F(FrameBuffersTest, PlanarSoundIsInterleaved) {
 
   stream.channels = 9;
   EXPECT_FALSE(audio_info_from_stream(stream, &info));
+}
+
+TEST_F(FrameBuffersTest, SurroundChannelsArePlacedWhereTheStreamSays) {
+  AudioStreamInfo stream;
+  stream.sample_rate = 48000;
+  stream.sample_format = AV_SAMPLE_FMT_FLTP;
+  stream.channels = 6;
+  // 5.1 with side speakers: GStreamer's own guess for six channels would say rear.
+  stream.channel_mask = AV_CH_LAYOUT_5POINT1;
+  GstAudioInfo info;
+  ASSERT_TRUE(audio_info_from_stream(stream, &info));
+  EXPECT_EQ(info.position[4], GST_AUDIO_CHANNEL_POSITION_SIDE_LEFT);
+  EXPECT_EQ(info.position[5], GST_AUDIO_CHANNEL_POSITION_SIDE_RIGHT);
+  EXPECT_EQ(info.position[3], GST_AUDIO_CHANNEL_POSITION_LFE1);
+  stream.channel_mask = AV_CH_LAYOUT_5POINT1_BACK;
+  ASSERT_TRUE(audio_info_from_stream(stream, &info));
+  EXPECT_EQ(info.position[4], GST_AUDIO_CHANNEL_POSITION_REAR_LEFT);
+  // Mono stays mono whatever the mask says (AAC's mono is "front centre").
+  stream.channels = 1;
+  stream.channel_mask = AV_CH_LAYOUT_MONO;
+  ASSERT_TRUE(audio_info_from_stream(stream, &info));
+  EXPECT_EQ(info.position[0], GST_AUDIO_CHANNEL_POSITION_MONO);
 }
 
 }  // namespace
