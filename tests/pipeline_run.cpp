@@ -171,12 +171,11 @@ bool PipelineRun::handle(GstMessage *msg) {
   }
 }
 
-bool PipelineRun::preroll(double timeout_s) {
+bool PipelineRun::pump(double timeout_s, const std::function<bool(GstMessage *)> &reached) {
   GstBus *bus_ = gst_element_get_bus(pipeline_);
-  gst_element_set_state(pipeline_, GST_STATE_PAUSED);
   gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
-  bool prerolled = false;
-  while (!prerolled) {
+  bool done = false;
+  while (!done) {
     gint64 left = deadline - g_get_monotonic_time();
     if (left <= 0) {
       bus.timed_out = true;
@@ -184,17 +183,21 @@ bool PipelineRun::preroll(double timeout_s) {
     }
     GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
     if (!msg) continue;
-    bool over = false;
-    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ASYNC_DONE &&
-        GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_))
-      prerolled = true;
-    else
-      over = handle(msg);
+    const bool over = handle(msg);
+    done = reached(msg);
     gst_message_unref(msg);
     if (over) break;
   }
   gst_object_unref(bus_);
-  return prerolled;
+  return done;
+}
+
+bool PipelineRun::preroll(double timeout_s) {
+  gst_element_set_state(pipeline_, GST_STATE_PAUSED);
+  return pump(timeout_s, [this](GstMessage *msg) {
+    return GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ASYNC_DONE &&
+           GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_);
+  });
 }
 
 bool PipelineRun::wait_for_element_message(const std::string &name, double timeout_s) {
@@ -203,41 +206,14 @@ bool PipelineRun::wait_for_element_message(const std::string &name, double timeo
       if (gst_structure_has_name(s, name.c_str())) return true;
     return false;
   };
-  GstBus *bus_ = gst_element_get_bus(pipeline_);
-  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
-  bool over = false;
-  while (!seen() && !over) {
-    gint64 left = deadline - g_get_monotonic_time();
-    if (left <= 0) {
-      bus.timed_out = true;
-      break;
-    }
-    GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
-    if (!msg) continue;
-    over = handle(msg);
-    gst_message_unref(msg);
-  }
-  gst_object_unref(bus_);
-  return seen();
+  return seen() || pump(timeout_s, [&](GstMessage *) { return seen(); });
 }
 
 void PipelineRun::play_to_end(double timeout_s) {
-  GstBus *bus_ = gst_element_get_bus(pipeline_);
   // A state change that fails leaves its error on the bus: it is collected below.
   gst_element_set_state(pipeline_, GST_STATE_PLAYING);
-  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
-  while (true) {
-    gint64 left = deadline - g_get_monotonic_time();
-    if (left <= 0) {
-      bus.timed_out = true;
-      break;
-    }
-    GstMessage *msg = gst_bus_timed_pop(bus_, static_cast<GstClockTime>(left) * GST_USECOND);
-    if (!msg) continue;
-    bool over = handle(msg);
-    gst_message_unref(msg);
-    if (over) break;
-  }
+  pump(timeout_s, [](GstMessage *) { return false; });
+  GstBus *bus_ = gst_element_get_bus(pipeline_);
   // A second error right after the first would be a double report: drain and count them.
   while (GstMessage *msg = gst_bus_pop_filtered(bus_, GST_MESSAGE_ERROR)) {
     bus.errors++;

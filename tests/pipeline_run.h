@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -67,6 +68,9 @@ class PipelineRun {
   std::string stop_sink_;
   size_t stop_buffers_ = 0;
   bool handle(GstMessage *msg);  // true when the run is over
+  // Handles bus messages until `reached` says so for one (true), the run is over or `timeout_s`
+  // passes (false).
+  bool pump(double timeout_s, const std::function<bool(GstMessage *)> &reached);
   static GstFlowReturn on_sample(GstElement *appsink, gpointer user_data);
 };
 

@@ -693,6 +693,26 @@ TEST(ClipDecoderCancel, NextBlockedMidClipReturnsAfterCancelAndSeekResumes) {
 // ---------------------------------------------------------------------------------------------
 // Seek
 
+// What a decoder gives from where it is to the end: the first picture and sound, and the count of
+// pictures.
+struct RestOfClip {
+  std::optional<DecodedFrame> first_video, first_audio;
+  int64_t video_frames = 0;
+};
+
+RestOfClip decode_rest(ClipDecoder &decoder) {
+  RestOfClip rest;
+  while (auto decoded = decoder.next()) {
+    if (decoded->kind == StreamKind::Video) {
+      ++rest.video_frames;
+      if (!rest.first_video) rest.first_video = std::move(decoded);
+    } else if (!rest.first_audio) {
+      rest.first_audio = std::move(decoded);
+    }
+  }
+  return rest;
+}
+
 TEST(ClipDecoderSeek, AccurateSeekStartsAtTheTarget) {
   const std::string path = seekable_clip();
   const ClipSummary reference = reference_decode(path);
@@ -700,16 +720,7 @@ TEST(ClipDecoderSeek, AccurateSeekStartsAtTheTarget) {
   // 2.52 s falls inside the frame shown from 2.5 s (frame 60 at 24 fps).
   const int64_t target = 2520 * kMillisecond;
   decoder.seek(target, true);
-  std::optional<DecodedFrame> first_video, first_audio;
-  int64_t video_frames = 0;
-  while (auto decoded = decoder.next()) {
-    if (decoded->kind == StreamKind::Video) {
-      ++video_frames;
-      if (!first_video) first_video = std::move(decoded);
-    } else if (!first_audio) {
-      first_audio = std::move(decoded);
-    }
-  }
+  auto [first_video, first_audio, video_frames] = decode_rest(decoder);
   ASSERT_TRUE(first_video && first_audio);
   EXPECT_EQ(first_video->pts_ns, 2500 * kMillisecond);
   EXPECT_TRUE(first_video->discont);
@@ -751,16 +762,7 @@ TEST(ClipDecoderSeek, SeekToKeyFrameSaysWhereAndStartsBothStreamsThere) {
   ClipDecoder decoder(whole_file(path));
   // Key frames every second (the renderer's GOP is one second): 2.52 s snaps to 2 s.
   EXPECT_EQ(decoder.seek_to_key_frame(2520 * kMillisecond), 2 * kSecond);
-  std::optional<DecodedFrame> first_video, first_audio;
-  int64_t video_frames = 0;
-  while (auto decoded = decoder.next()) {
-    if (decoded->kind == StreamKind::Video) {
-      ++video_frames;
-      if (!first_video) first_video = std::move(decoded);
-    } else if (!first_audio) {
-      first_audio = std::move(decoded);
-    }
-  }
+  auto [first_video, first_audio, video_frames] = decode_rest(decoder);
   ASSERT_TRUE(first_video && first_audio);
   EXPECT_EQ(first_video->pts_ns, 2 * kSecond);
   EXPECT_TRUE(first_video->frame->key_frame);
