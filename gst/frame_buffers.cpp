@@ -155,6 +155,10 @@ bool audio_info_from_stream(const see2ai::AudioStreamInfo &stream, GstAudioInfo 
 }
 
 GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info) {
+  if (frame->width != GST_VIDEO_INFO_WIDTH(info) || frame->height != GST_VIDEO_INFO_HEIGHT(info) ||
+      video_format_from_av(static_cast<AVPixelFormat>(frame->format)) !=
+          GST_VIDEO_INFO_FORMAT(info))
+    return nullptr;
   const guint n_planes = GST_VIDEO_INFO_N_PLANES(info);
   size_t plane_sizes[4] = {0, 0, 0, 0};
   ptrdiff_t linesizes[4] = {0, 0, 0, 0};
@@ -211,6 +215,11 @@ GstBuffer *video_buffer_to_default_layout(GstBuffer *buffer, const GstVideoInfo 
 }
 
 GstBuffer *audio_buffer_from_frame(const AVFrame *frame, const GstAudioInfo *info) {
+  if (frame->sample_rate != GST_AUDIO_INFO_RATE(info) ||
+      frame->ch_layout.nb_channels != GST_AUDIO_INFO_CHANNELS(info) ||
+      audio_format_from_av(static_cast<AVSampleFormat>(frame->format)) !=
+          GST_AUDIO_INFO_FORMAT(info))
+    return nullptr;
   const int channels = GST_AUDIO_INFO_CHANNELS(info);
   const int bps = GST_AUDIO_INFO_BPS(info);
   const int samples = frame->nb_samples;

@@ -13,11 +13,12 @@ bool video_info_from_stream(const see2ai::VideoStreamInfo &stream, GstVideoInfo 
 bool audio_info_from_stream(const see2ai::AudioStreamInfo &stream, GstAudioInfo *info);
 
 // A buffer whose memories hold references on the frame's planes, with a GstVideoMeta giving the
-// decoder's strides: no pixel is copied.
+// decoder's strides: no pixel is copied. nullptr when the frame is not what `info` describes.
 GstBuffer *video_buffer_from_frame(AVFrame *frame, const GstVideoInfo *info);
 // For peers that cannot read a GstVideoMeta: the picture copied into the layout `info` describes.
 // Takes `buffer`; nullptr when it cannot be mapped.
 GstBuffer *video_buffer_to_default_layout(GstBuffer *buffer, const GstVideoInfo *info);
 
-// Interleaved samples in the format `info` describes (planar decoder output is interleaved here).
+// Interleaved samples in the format `info` describes (planar decoder output is interleaved here);
+// nullptr when the frame's rate, channels or sample format are not the ones `info` gives.
 GstBuffer *audio_buffer_from_frame(const AVFrame *frame, const GstAudioInfo *info);

@@ -233,8 +233,10 @@ struct SrcSettings {
 // One output pad and what it needs to make buffers.
 struct OutputPad {
   GstPad *pad = nullptr;
-  GstVideoInfo video_info;
+  GstVideoInfo video_info;  // what the buffers made now are (decoding thread)
   GstAudioInfo audio_info;
+  see2ai::VideoStreamInfo video_stream;  // what video_info / audio_info were made from
+  see2ai::AudioStreamInfo audio_stream;
   bool copy_frames = false;  // the peer cannot read GstVideoMeta (pad task only)
   bool allocation_known = false;
   GstVideoInfo pad_video_info;  // the caps last sent on the pad (pad task only)
@@ -343,7 +345,9 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void run_job();
   bool open_next_file();
   void configure_pads(const see2ai::ClipInfo &info);
-  void update_caps(const see2ai::ClipInfo &info);
+  void announce_video(const see2ai::VideoStreamInfo &stream);
+  void announce_audio(const see2ai::AudioStreamInfo &stream);
+  void follow_frame_format(const see2ai::DecodedFrame &frame);
   GstPad *add_output_pad(GstStaticPadTemplate *templ, const char *name, GstCaps *caps,
                          const char *codec_tag, const std::string &codec,
                          const std::string &container);
@@ -842,44 +846,70 @@ GstPad *GstSee2aiVideoSrcPrivate::add_output_pad(GstStaticPadTemplate *templ, co
   return pad;
 }
 
-// A later result file whose format differs from the one before: new caps, in stream order.
-// Streams the first file lacked have no pad (pads are final after no-more-pads): skipped.
-void GstSee2aiVideoSrcPrivate::update_caps(const see2ai::ClipInfo &info) {
-  if (video.pad && info.video) {
-    GstVideoInfo next;
-    if (!video_info_from_stream(*info.video, &next))
-      throw MediaError(true, "the clip's video format is not supported");
-    if (!gst_video_info_is_equal(&next, &video.video_info)) {
-      video.video_info = next;
-      GstCaps *caps = gst_video_info_to_caps(&next);
-      GST_INFO_OBJECT(src, "result file %zu changes the video caps to %" GST_PTR_FORMAT, file_index,
-                      caps);
-      queues.push(video.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
-      gst_caps_unref(caps);
-    }
+// Buffers described differently from now on (a later result file, or frames whose size, pixel
+// format, rate or channels differ from what the container said): new caps, in stream order.
+void GstSee2aiVideoSrcPrivate::announce_video(const see2ai::VideoStreamInfo &stream) {
+  GstVideoInfo next;
+  if (!video_info_from_stream(stream, &next))
+    throw MediaError(true, "the clip's video format is not supported");
+  video.video_stream = stream;
+  if (gst_video_info_is_equal(&next, &video.video_info)) return;
+  video.video_info = next;
+  GstCaps *caps = gst_video_info_to_caps(&next);
+  GST_INFO_OBJECT(src, "video caps now %" GST_PTR_FORMAT, caps);
+  queues.push(video.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
+  gst_caps_unref(caps);
+}
+
+void GstSee2aiVideoSrcPrivate::announce_audio(const see2ai::AudioStreamInfo &stream) {
+  GstAudioInfo next;
+  if (!audio_info_from_stream(stream, &next))
+    throw MediaError(true, "the clip's audio format is not supported");
+  audio.audio_stream = stream;
+  if (gst_audio_info_is_equal(&next, &audio.audio_info)) return;
+  audio.audio_info = next;
+  GstCaps *caps = gst_audio_info_to_caps(&next);
+  GST_INFO_OBJECT(src, "audio caps now %" GST_PTR_FORMAT, caps);
+  queues.push(audio.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
+  gst_caps_unref(caps);
+}
+
+// The decoder's frames are the truth: HE-AAC doubles the rate the container gives, parametric
+// stereo turns mono into stereo, a stream may change its picture size.
+void GstSee2aiVideoSrcPrivate::follow_frame_format(const see2ai::DecodedFrame &frame) {
+  const AVFrame *f = frame.frame;
+  if (frame.kind == see2ai::StreamKind::Video) {
+    const see2ai::VideoStreamInfo &now = video.video_stream;
+    if (f->width == now.width && f->height == now.height && f->format == now.pixel_format) return;
+    see2ai::VideoStreamInfo next = now;
+    next.width = f->width;
+    next.height = f->height;
+    next.pixel_format = static_cast<AVPixelFormat>(f->format);
+    announce_video(next);
+    return;
   }
-  if (audio.pad && info.audio) {
-    GstAudioInfo next;
-    if (!audio_info_from_stream(*info.audio, &next))
-      throw MediaError(true, "the clip's audio format is not supported");
-    if (!gst_audio_info_is_equal(&next, &audio.audio_info)) {
-      audio.audio_info = next;
-      GstCaps *caps = gst_audio_info_to_caps(&next);
-      GST_INFO_OBJECT(src, "result file %zu changes the audio caps to %" GST_PTR_FORMAT, file_index,
-                      caps);
-      queues.push(audio.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
-      gst_caps_unref(caps);
-    }
-  }
+  const see2ai::AudioStreamInfo &now = audio.audio_stream;
+  if (f->sample_rate == now.sample_rate && f->ch_layout.nb_channels == now.channels &&
+      f->format == now.sample_format)
+    return;
+  see2ai::AudioStreamInfo next = now;
+  next.sample_rate = f->sample_rate;
+  next.channels = f->ch_layout.nb_channels;
+  next.channel_mask = f->ch_layout.order == AV_CHANNEL_ORDER_NATIVE ? f->ch_layout.u.mask : 0;
+  next.sample_format = static_cast<AVSampleFormat>(f->format);
+  announce_audio(next);
 }
 
 void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
   if (video.pad || audio.pad) {
-    update_caps(info);
+    // Streams the first file lacked have no pad (pads are final after no-more-pads): skipped.
+    if (video.pad && info.video) announce_video(*info.video);
+    if (audio.pad && info.audio) announce_audio(*info.audio);
     return;
   }
   GstStreamCollection *collection = gst_stream_collection_new(nullptr);
   if (info.video) {
+    video.video_stream = *info.video;
     if (!video_info_from_stream(*info.video, &video.video_info))
       throw MediaError(true, "the clip's video format is not supported");
     video.pad_video_info = video.video_info;
@@ -891,6 +921,7 @@ void GstSee2aiVideoSrcPrivate::configure_pads(const see2ai::ClipInfo &info) {
     if (stream) gst_stream_collection_add_stream(collection, stream);
   }
   if (info.audio) {
+    audio.audio_stream = *info.audio;
     if (!audio_info_from_stream(*info.audio, &audio.audio_info))
       throw MediaError(true, "the clip's audio format is not supported");
     GstCaps *caps = gst_audio_info_to_caps(&audio.audio_info);
@@ -944,9 +975,9 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
   decoder = std::make_unique<ClipDecoder>(file);
   if (file_index == 0) clip_duration = decoder->info().duration_ns;
   configure_pads(decoder->info());
-  // Both pads go on from the same point so they stay in step over files and loops: after the
-  // picture when there is one (a loop trims the sound to it, see push_frame), else after the sound.
-  const GstClockTime start = loop && video.pad ? video.end : MAX(video.end, audio.end);
+  // Both pads go on from the same point so they stay in step over files and loops: after both
+  // (a loop trims the sound to the picture, see push_frame, so that is where the picture ends).
+  const GstClockTime start = MAX(video.end, audio.end);
   video.offset = audio.offset = start;
   const auto &picture = decoder->info().video;
   picture_end = loop && video.pad && picture && picture->duration_ns > 0
@@ -958,6 +989,7 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
 void GstSee2aiVideoSrcPrivate::push_frame(see2ai::DecodedFrame &frame) {
   OutputPad &out = frame.kind == see2ai::StreamKind::Video ? video : audio;
   if (!out.pad) return;
+  follow_frame_format(frame);
   GstBuffer *buffer = frame.kind == see2ai::StreamKind::Video
                           ? video_buffer_from_frame(frame.frame, &out.video_info)
                           : audio_buffer_from_frame(frame.frame, &out.audio_info);
@@ -1177,6 +1209,7 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
   }
   segment_seqnum = seqnum;
   need_segment = true;
+  queues.new_segment();
   if (flags & GST_SEEK_FLAG_SEGMENT)
     gst_element_post_message(GST_ELEMENT(src),
                              gst_message_new_segment_start(GST_OBJECT(src), GST_FORMAT_TIME,

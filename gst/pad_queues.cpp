@@ -43,16 +43,25 @@ void PadQueues::clear() {
 bool PadQueues::accepts_locked(size_t index) const {
   const Queue &queue = queues_[index];
   if (queue.queued < kLimit) return true;
-  if (queue.queued >= kHardLimit) return false;
   const GstClockTime waiting_from = oldest_pts(queue.items);
   for (size_t i = 0; i < queues_.size(); ++i) {
     const Queue &sibling = queues_[i];
     if (i == index || !sibling.items.empty() || sibling.last != GST_FLOW_OK) continue;
-    if (!GST_CLOCK_TIME_IS_VALID(sibling.pushed_end) || !GST_CLOCK_TIME_IS_VALID(waiting_from) ||
-        sibling.pushed_end <= waiting_from)
+    // Nothing yet since the start or the last seek: its first data may lie a whole GOP further on
+    // (a fragmented MP4 writes each fragment's video before its sound). No bound: a bound here
+    // could keep the pipeline from ever prerolling.
+    if (!GST_CLOCK_TIME_IS_VALID(sibling.pushed_end)) return true;
+    if (queue.queued < kHardLimit &&
+        (!GST_CLOCK_TIME_IS_VALID(waiting_from) || sibling.pushed_end <= waiting_from))
       return true;
   }
   return false;
+}
+
+void PadQueues::new_segment() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  for (auto &queue : queues_) queue.pushed_end = GST_CLOCK_TIME_NONE;
+  cond_.notify_all();
 }
 
 bool PadQueues::accepts(size_t index) {

@@ -26,12 +26,14 @@ class PadQueues {
   // flow of all pads: anything but OK means stop decoding.
   GstFlowReturn push(size_t index, GstMiniObject *item);
   // True when push(index) would not wait: the queue holds less than kLimit of play time, or a
-  // sibling is starving for data this stream's backlog does not cover yet (empty, still linked,
-  // and behind this queue's oldest buffer in time), up to kHardLimit. That is how multiqueue
-  // avoids a preroll deadlock (a sink holding this pad in preroll waits for the sibling's first
-  // buffer, further on in the file) without letting an unlinked or fast sibling pull the whole
-  // clip into memory.
+  // sibling is starving for data this stream's backlog does not cover yet: empty, still linked,
+  // and either given nothing since the start or the last seek (no bound), or behind this queue's
+  // oldest buffer in time (up to kHardLimit). That is how multiqueue avoids a preroll deadlock (a
+  // sink holding this pad in preroll waits for the sibling's first buffer, further on in the
+  // file) without letting an unlinked or fast sibling pull the whole clip into memory.
   bool accepts(size_t index);
+  // A seek (flushing or not): what each pad had been given no longer says where it stands.
+  void new_segment();
   // Flushing: drops what is queued, wakes every waiter; pop() returns nullptr until unset.
   void set_flushing(bool flushing);
 

@@ -424,7 +424,8 @@ ClipInfo ClipDecoder::Impl::describe() const {
     v.color_trc =
         params->color_trc != AVCOL_TRC_UNSPECIFIED ? params->color_trc : video.codec->color_trc;
     v.codec_name = avcodec_get_name(params->codec_id);
-    if (video.stream->duration > 0)
+    // Not while a fragmented MP4 downloads: the demuxer knows only its first fragment then.
+    if (video.stream->duration > 0 && !(streamed && is_fragmented_mp4()))
       v.duration_ns = av_rescale_q(video.stream->duration, video.stream->time_base, kNanoseconds);
     info.video = v;
   }
@@ -670,7 +671,9 @@ int64_t ClipDecoder::Impl::seek_to_key_frame(int64_t position_ns) {
   for (int i = 0; i < kMaxReadAhead; ++i) {
     PacketPtr ahead(av_packet_alloc());
     if (!ahead) throw std::bad_alloc();
-    if (av_read_frame(format.get(), ahead.get()) < 0) break;
+    const int ret = av_read_frame(format.get(), ahead.get());
+    if (ret == AVERROR_EOF) break;
+    if (ret < 0) throw_demux_error("reading the clip failed", ret);
     const bool found = ahead->stream_index == reference.index;
     const int64_t timestamp = ahead->pts != AV_NOPTS_VALUE ? ahead->pts : ahead->dts;
     pending.push_back(std::move(ahead));

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "clip_renderer.h"
 #include "devserver_process.h"
 #include "pipeline_run.h"
 
@@ -778,6 +779,18 @@ std::string rendered_clip_url(DevServerProcess &server, const std::string &field
   return url;
 }
 
+// Status answers for `task_id` that say it succeeded with these result URLs.
+void serve_as_task(DevServerProcess &server, const std::string &task_id,
+                   const std::vector<std::string> &urls) {
+  std::string list;
+  for (const auto &url : urls)
+    list += std::string(list.empty() ? "" : ",") + R"(\")" + url + R"(\")";
+  server.add_faults(
+      R"([{"match":"status","times":-1,"status":200,"content_type":"application/json",)"
+      R"("body":"{\"task_id\":\")" +
+      task_id + R"(\",\"state\":\"succeeded\",\"result_urls\":[)" + list + R"(]}"}])");
+}
+
 TEST_F(FaultTest, SeveralResultFilesPlayAsOneStreamWithTheirOwnCaps) {
   const std::string wide = rendered_clip_url(
       server, R"("prompt":"wide part","aspect_ratio":"16:9","generate_audio":true)");
@@ -786,10 +799,7 @@ TEST_F(FaultTest, SeveralResultFilesPlayAsOneStreamWithTheirOwnCaps) {
   ASSERT_FALSE(wide.empty());
   ASSERT_FALSE(tall.empty());
   // The task answers with both clips, as a service returning several videos would.
-  server.add_faults(
-      R"([{"match":"status","times":-1,"status":200,"content_type":"application/json",)"
-      R"("body":"{\"task_id\":\"two-parts\",\"state\":\"succeeded\",\"result_urls\":[\")" +
-      wide + R"(\",\")" + tall + R"(\"]}"}])");
+  serve_as_task(server, "two-parts", {wide, tall});
   ScannedRun scanned("see2aivideosrc api-key=" + std::string(kKey) + " api-url=" + server.url() +
                      " task-id=two-parts cache-mode=off poll-interval=100 name=s "
                      "s.video ! appsink name=sink s.audio ! appsink name=asink");
@@ -1216,6 +1226,61 @@ TEST(FaultTwinRuns, SameRequestInTwoProcessesAtOnceIsPaidOnce) {
     if (gst_structure_has_name(s, "see2ai-result"))
       gst_structure_get_boolean(s, "from-cache", &from_cache);
   EXPECT_TRUE(from_cache);
+}
+
+TEST_F(FaultTest, PicturesOfAnotherSizeThanTheContainerSaysGetTheirOwnCaps) {
+  const std::string url = rendered_clip_url(
+      server, R"("prompt":"true size","aspect_ratio":"16:9","generate_audio":false)");
+  ASSERT_FALSE(url.empty());
+  std::string clip = read_file(server.output_dir() + url.substr(url.rfind('/')));
+  // The sample entry (avc1) says 1708x960 while the H.264 stream inside is 854x480.
+  const size_t avc1 = clip.find("avc1", clip.find("stsd"));  // not the ftyp's brand
+  ASSERT_NE(avc1, std::string::npos);
+  const size_t size_at = avc1 + 4 + 24;
+  ASSERT_EQ((static_cast<uint8_t>(clip[size_at]) << 8) | static_cast<uint8_t>(clip[size_at + 1]),
+            854);
+  for (auto [offset, value] : {std::pair<size_t, int>{0, 1708}, {2, 960}}) {
+    clip[size_at + offset] = static_cast<char>(value >> 8);
+    clip[size_at + offset + 1] = static_cast<char>(value & 0xff);
+  }
+  std::ofstream(server.output_dir() + "/lying-size.mp4", std::ios::binary) << clip;
+  serve_as_task(server, "lying-size", {server.url() + "/files/lying-size.mp4"});
+  ScannedRun scanned("see2aivideosrc api-key=" + std::string(kKey) + " api-url=" + server.url() +
+                     " task-id=lying-size cache-mode=off poll-interval=100 ! appsink name=sink");
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  const auto &video = scanned.run.sink("sink");
+  EXPECT_EQ(video.width, 854);
+  EXPECT_EQ(video.height, 480);
+  EXPECT_EQ(video.meta_mismatches, 0);
+}
+
+TEST_F(FaultTest, LoopingAFragmentedClipWhileItDownloadsKeepsAllItsSound) {
+  // While a fragmented MP4 downloads, libav knows the length of its first fragment only: that is
+  // not where a play's picture ends.
+  see2ai::dev::RenderSpec spec;
+  spec.width = 320;
+  spec.height = 180;
+  spec.duration_s = 4.0;
+  spec.audio = see2ai::dev::AudioTrack::Mono;
+  spec.layout = see2ai::dev::Mp4Layout::Fragmented;
+  spec.seed_text = "fragments";
+  see2ai::dev::render_clip(spec, server.output_dir() + "/fragments.mp4");
+  serve_as_task(server, "fragments", {server.url() + "/files/fragments.mp4"});
+  server.add_faults(R"([{"match":"download","times":-1,"rate":40000}])");
+  ScannedRun scanned("see2aivideosrc api-key=" + std::string(kKey) + " api-url=" + server.url() +
+                     " task-id=fragments cache-mode=off poll-interval=100 loop=true name=s "
+                     "s.video ! appsink name=sink s.audio ! appsink name=asink");
+  scanned.run.stop_after("sink", static_cast<size_t>(2 * kFramesOf4s + 12));
+  scanned.run.play_to_end(60);
+  ASSERT_EQ(scanned.run.bus.errors, 0) << scanned.run.bus.error_text;
+  const auto &audio = scanned.run.sink("asink");
+  ASSERT_FALSE(audio.pts.empty());
+  for (size_t i = 1; i < audio.pts.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(audio.pts[i]),
+                static_cast<double>(audio.pts[i - 1] + audio.durations[i - 1]), 1e6)
+        << "sound missing before " << audio.pts[i];
+  EXPECT_GT(audio.pts.back(), 4 * GST_SECOND);
 }
 
 }  // namespace

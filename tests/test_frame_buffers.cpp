@@ -124,6 +124,13 @@ TEST_F(FrameBuffersTest, PicturesAreWrappedWithoutACopyAndOutliveTheFrame) {
             static_cast<uint8_t>(100 + 734 * 3 + 314 * 7));
   gst_video_frame_unmap(&mapped);
   gst_buffer_unref(buffer);
+
+  // A picture of another size than the caps say is refused: wrapping it would let downstream read
+  // past its planes.
+  AVFrame *smaller = patterned_frame(AV_PIX_FMT_YUV420P, 640, 360);
+  ASSERT_NE(smaller, nullptr);
+  EXPECT_EQ(video_buffer_from_frame(smaller, &info), nullptr);
+  av_frame_free(&smaller);
 }
 
 TEST_F(FrameBuffersTest, PeersWithoutTheMetaGetTheSamePictureInTheDefaultLayout) {
@@ -190,6 +197,19 @@ TEST_F(FrameBuffersTest, PlanarSoundIsInterleaved) {
   }
   gst_buffer_unmap(buffer, &map);
   gst_buffer_unref(buffer);
+
+  // A frame at another rate than the caps say is refused, not mislabelled.
+  stream.sample_rate = 24000;
+  GstAudioInfo half_rate;
+  ASSERT_TRUE(audio_info_from_stream(stream, &half_rate));
+  AVFrame *other = av_frame_alloc();
+  other->format = AV_SAMPLE_FMT_FLTP;
+  other->sample_rate = 48000;
+  other->nb_samples = 1024;
+  av_channel_layout_default(&other->ch_layout, 2);
+  ASSERT_EQ(av_frame_get_buffer(other, 0), 0);
+  EXPECT_EQ(audio_buffer_from_frame(other, &half_rate), nullptr);
+  av_frame_free(&other);
 
   stream.channels = 9;
   EXPECT_FALSE(audio_info_from_stream(stream, &info));

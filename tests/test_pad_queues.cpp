@@ -90,10 +90,30 @@ TEST_F(PadQueuesTest, AStarvingSiblingLetsTheQueueGrowUntilItIsServed) {
   EXPECT_FALSE(queues.accepts(video));
 }
 
-TEST_F(PadQueuesTest, EvenAStarvingSiblingCannotPullMoreThanTheHardLimit) {
+TEST_F(PadQueuesTest, ASiblingBehindCannotPullMoreThanTheHardLimit) {
   // An audio track that ends early never catches up: the video backlog still stops.
   audio_through(0, GST_FLOW_OK);
   EXPECT_EQ(fill_video(GST_SECOND), static_cast<int>(PadQueues::kHardLimit / kFrame));
+}
+
+TEST_F(PadQueuesTest, ASiblingGivenNothingYetHasNoBound) {
+  // A fragmented MP4 with long GOPs: each fragment's sound comes after all of its pictures, and
+  // the pipeline cannot preroll before the audio sink has its first buffer.
+  const int frames = static_cast<int>(10 * GST_SECOND / kFrame);
+  EXPECT_EQ(fill_video(0, frames), frames);
+  EXPECT_TRUE(queues.accepts(video));
+  audio_through(0, GST_FLOW_OK);
+  EXPECT_FALSE(queues.accepts(video));
+}
+
+TEST_F(PadQueuesTest, ASeekMakesEverySiblingStartAfresh) {
+  audio_through(0, GST_FLOW_OK);
+  audio_through(kAudioFrame, GST_FLOW_OK);
+  EXPECT_EQ(fill_video(0), kFramesInLimit);
+  // A segment seek back to the start, without a flush: the audio peer waits for its first buffer
+  // of the new segment again.
+  queues.new_segment();
+  EXPECT_TRUE(queues.accepts(video));
 }
 
 TEST_F(PadQueuesTest, AFlushForgetsWhatTheSiblingsDid) {
