@@ -1774,8 +1774,7 @@ gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
     g_value_init(&initial, pspec->value_type);
     g_object_get_property(object, pspec->name, &value);
     g_object_get_property(fresh, pspec->name, &initial);
-    const bool changed =
-        g_param_values_cmp(pspec, &value, &initial) != 0 && !g_param_value_defaults(pspec, &value);
+    const bool changed = g_param_values_cmp(pspec, &value, &initial) != 0;
     g_value_unset(&initial);
     if (changed) {
       if (GST_VALUE_HOLDS_ARRAY(&value)) {

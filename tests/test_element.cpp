@@ -582,6 +582,14 @@ TEST_F(ElementTest, UriSetsPropertiesAndRoundTrips) {
   plain_uri = gst_uri_handler_get_uri(GST_URI_HANDLER(plain));
   EXPECT_STREQ(plain_uri, "see2ai://generate?api-url=http%3A%2F%2F127.0.0.1%3A9&prompt=fox");
   g_free(plain_uri);
+  // The built-in default set on purpose where the environment names another service: kept, or
+  // the URI would come back pointing at the environment's service.
+  g_setenv("SEE2AI_API_URL", "http://127.0.0.1:9", TRUE);
+  g_object_set(plain, "api-url", "https://see2ai.com", nullptr);
+  plain_uri = gst_uri_handler_get_uri(GST_URI_HANDLER(plain));
+  g_setenv("SEE2AI_API_URL", "", TRUE);
+  EXPECT_STREQ(plain_uri, "see2ai://generate?api-url=https%3A%2F%2Fsee2ai.com&prompt=fox");
+  g_free(plain_uri);
   gst_object_unref(plain);
 
   EXPECT_TRUE(gst_uri_handler_set_uri(GST_URI_HANDLER(element), "see2ai://task/task-42", nullptr));

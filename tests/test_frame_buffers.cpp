@@ -55,6 +55,17 @@ AVFrame *patterned_frame(AVPixelFormat format, int width, int height) {
   return frame;
 }
 
+// Planar float stereo, as the AAC decoder gives it.
+AVFrame *stereo_float_frame(int rate, int samples) {
+  AVFrame *frame = av_frame_alloc();
+  frame->format = AV_SAMPLE_FMT_FLTP;
+  frame->sample_rate = rate;
+  frame->nb_samples = samples;
+  av_channel_layout_default(&frame->ch_layout, 2);
+  if (av_frame_get_buffer(frame, 0) < 0) av_frame_free(&frame);
+  return frame;
+}
+
 TEST_F(FrameBuffersTest, DecoderFormatsMapToGStreamerFormats) {
   struct Case {
     AVPixelFormat av;
@@ -175,12 +186,8 @@ TEST_F(FrameBuffersTest, PlanarSoundIsInterleaved) {
   EXPECT_EQ(GST_AUDIO_INFO_LAYOUT(&info), GST_AUDIO_LAYOUT_INTERLEAVED);
   EXPECT_EQ(GST_AUDIO_INFO_CHANNELS(&info), 2);
 
-  AVFrame *frame = av_frame_alloc();
-  frame->format = AV_SAMPLE_FMT_FLTP;
-  frame->sample_rate = 48000;
-  frame->nb_samples = 1024;
-  av_channel_layout_default(&frame->ch_layout, 2);
-  ASSERT_EQ(av_frame_get_buffer(frame, 0), 0);
+  AVFrame *frame = stereo_float_frame(48000, 1024);
+  ASSERT_NE(frame, nullptr);
   for (int c = 0; c < 2; ++c)
     for (int s = 0; s < 1024; ++s)
       reinterpret_cast<float *>(frame->extended_data[c])[s] = (c ? -1.0f : 1.0f) * s / 1024.0f;
@@ -202,12 +209,8 @@ TEST_F(FrameBuffersTest, PlanarSoundIsInterleaved) {
   stream.sample_rate = 24000;
   GstAudioInfo half_rate;
   ASSERT_TRUE(audio_info_from_stream(stream, &half_rate));
-  AVFrame *other = av_frame_alloc();
-  other->format = AV_SAMPLE_FMT_FLTP;
-  other->sample_rate = 48000;
-  other->nb_samples = 1024;
-  av_channel_layout_default(&other->ch_layout, 2);
-  ASSERT_EQ(av_frame_get_buffer(other, 0), 0);
+  AVFrame *other = stereo_float_frame(48000, 1024);
+  ASSERT_NE(other, nullptr);
   EXPECT_EQ(audio_buffer_from_frame(other, &half_rate), nullptr);
   av_frame_free(&other);
 
