@@ -476,6 +476,9 @@ void DevServer::Impl::start_task(SoupServerMessage *message, AcceptedSubmit subm
   fresh.price = submit.price;
   fresh.warnings = advisories(submit.request);
   if (submit.fault && submit.fault->task_outcome) fresh.forced_outcome = submit.fault->task_outcome;
+  if (submit.fault)
+    fresh.warnings.insert(fresh.warnings.end(), submit.fault->warnings.begin(),
+                          submit.fault->warnings.end());
   fresh.submitted_ms = log->elapsed_ms();
   fresh.result_url = result_base_url + "/files/" + fresh.id + ".mp4";
   Task &task = tasks.add(std::move(fresh));

@@ -15,7 +15,8 @@ const char *const kKnownKeys[] = {
     "match",        "skip",           "times",           "status",       "body",
     "content_type", "retry_after",    "drop_connection", "cut_at",       "stall_after_headers",
     "rate",         "redirect_to",    "state_field",     "state_text",   "task_outcome",
-    "sync_timeout", "malformed_json", "huge_body_bytes", "invalid_utf8", "html"};
+    "sync_timeout", "malformed_json", "huge_body_bytes", "invalid_utf8", "html",
+    "warnings"};
 
 JsonNode *member(JsonObject *object, const char *name) {
   return json_object_has_member(object, name) ? json_object_get_member(object, name) : nullptr;
@@ -43,6 +44,22 @@ bool bool_member(JsonObject *object, const char *name) {
   if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
     throw std::invalid_argument(std::string("fault rule: \"") + name + "\" must be true or false");
   return json_node_get_boolean(node);
+}
+
+std::vector<std::string> string_list_member(JsonObject *object, const char *name) {
+  std::vector<std::string> list;
+  JsonNode *node = member(object, name);
+  if (!node || JSON_NODE_HOLDS_NULL(node)) return list;
+  const std::string wrong = std::string("fault rule: \"") + name + "\" must be a list of strings";
+  if (!JSON_NODE_HOLDS_ARRAY(node)) throw std::invalid_argument(wrong);
+  JsonArray *array = json_node_get_array(node);
+  for (guint i = 0; i < json_array_get_length(array); ++i) {
+    JsonNode *item = json_array_get_element(array, i);
+    if (!JSON_NODE_HOLDS_VALUE(item) || json_node_get_value_type(item) != G_TYPE_STRING)
+      throw std::invalid_argument(wrong);
+    list.emplace_back(json_node_get_string(item));
+  }
+  return list;
 }
 
 FaultTarget parse_target(const std::string &text) {
@@ -111,6 +128,7 @@ FaultRule parse_rule(JsonNode *node) {
     throw std::invalid_argument("fault rule: \"huge_body_bytes\" must be 16..1073741824");
   rule.invalid_utf8 = bool_member(object, "invalid_utf8");
   rule.html = bool_member(object, "html");
+  rule.warnings = string_list_member(object, "warnings");
   rule.description = node_to_text(node);
   return rule;
 }

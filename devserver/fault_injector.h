@@ -33,7 +33,8 @@ struct FaultRule {
   std::optional<int64_t> huge_body_bytes;
   bool invalid_utf8 = false;
   bool html = false;
-  std::string description;  // the rule as compact JSON, for the request log
+  std::vector<std::string> warnings;  // submit: advice of the service's own, added to the task's
+  std::string description;            // the rule as compact JSON, for the request log
 
   // True when the rule answers by itself instead of the normal handling (no task is created).
   bool replaces_answer() const;

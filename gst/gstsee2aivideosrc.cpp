@@ -268,10 +268,11 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
 
   GstSee2aiVideoSrc *src;
 
-  // Properties. `lock` also guards current_task_id and result.
+  // Properties. `lock` also guards current_task_id, last_state and result.
   std::mutex lock;
   SrcSettings settings;
   std::string current_task_id;
+  std::string last_state;
   GstStructure *result = nullptr;
 
   // The generation job, on its own thread, hands finished or growing files to the streaming task.
@@ -283,8 +284,6 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   bool job_done = false;
   std::unique_ptr<ServiceError> job_error;
   bool flushing = false;
-  gint64 started_us = 0;
-  std::string last_state;
   gboolean from_cache = FALSE;  // job thread only
 
   // Streaming task.
@@ -355,7 +354,10 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   void end_of_file();
   bool wait_until_playing();
   void finish(GstFlowReturn reason);
+  ServiceError local_error(const std::string &text);
+  void post_error(GQuark domain, gint code, const ServiceError &error, const char *debug = nullptr);
   void post_service_error(const ServiceError &error);
+  void set_result(const GstStructure *s);
   void post_progress(GstProgressType type, const std::string &text);
   void post_result(const TaskOutput &output, bool cached);
   void push_event_all(GstEvent *event);
@@ -450,6 +452,13 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
   const char *state = see2ai::state_name(output.state);
   GST_INFO_OBJECT(src, "task %s is %s after %.1f s", output.task_id.c_str(), state,
                   elapsed_ms / 1000.0);
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    last_state = state;
+  }
+  GstStructure *answer = result_structure(output, from_cache);
+  set_result(answer);
+  gst_structure_free(answer);
   gchar *text =
       g_strdup_printf("Task %s: %s (%.1f s)", output.task_id.c_str(), state, elapsed_ms / 1000.0);
   post_progress(GST_PROGRESS_TYPE_CONTINUE, text);
@@ -493,14 +502,19 @@ void GstSee2aiVideoSrcPrivate::on_download_started(size_t index,
   job_cond.notify_all();
 }
 
-void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool cached) {
-  GstStructure *s = result_structure(output, cached);
+// The `result` property follows the task: every answer of the service, then the final output.
+void GstSee2aiVideoSrcPrivate::set_result(const GstStructure *s) {
   {
     std::lock_guard<std::mutex> guard(lock);
     if (result) gst_structure_free(result);
-    result = gst_structure_copy(s);
+    result = s ? gst_structure_copy(s) : nullptr;
   }
   g_object_notify_by_pspec(G_OBJECT(src), properties[PROP_RESULT]);
+}
+
+void GstSee2aiVideoSrcPrivate::post_result(const TaskOutput &output, bool cached) {
+  GstStructure *s = result_structure(output, cached);
+  set_result(s);
   GST_INFO_OBJECT(src, "task %s done: %" G_GINT64_FORMAT " tokens%s", output.task_id.c_str(),
                   output.total_tokens, cached ? " (from the cache, nothing spent)" : "");
   gst_element_post_message(GST_ELEMENT(src), gst_message_new_element(GST_OBJECT(src), s));
@@ -532,44 +546,53 @@ void GstSee2aiVideoSrcPrivate::run_job() {
   job_cond.notify_all();
 }
 
-// One error message per failure, with the cause in a details structure applications can read.
-#define POST_SERVICE_ERROR(domain, code)                                                  \
-  GST_ELEMENT_ERROR_WITH_DETAILS(                                                         \
-      src, domain, code, ("%s", error.what()), (nullptr),                                 \
-      ("http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id", \
-       G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(), \
-       "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr))
+// A failure of the element itself (bad settings, bad media), about the current task if any.
+ServiceError GstSee2aiVideoSrcPrivate::local_error(const std::string &text) {
+  std::lock_guard<std::mutex> guard(lock);
+  return ServiceError(ErrorKind::Failed, text, 0, current_task_id, last_state);
+}
+
+// One error message per failure, always with a details structure applications can read (empty
+// strings and 0 where a field does not apply).
+void GstSee2aiVideoSrcPrivate::post_error(GQuark domain, gint code, const ServiceError &error,
+                                          const char *debug) {
+  GstStructure *details = gst_structure_new(
+      "details", "http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",
+      G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),
+      "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr);
+  gst_element_message_full_with_details(GST_ELEMENT(src), GST_MESSAGE_ERROR, domain, code,
+                                        g_strdup(error.what()), g_strdup(debug), __FILE__,
+                                        GST_FUNCTION, __LINE__, details);
+}
 
 void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error) {
   switch (error.kind) {
     case ErrorKind::Cancelled:
       break;
     case ErrorKind::Settings:
-      POST_SERVICE_ERROR(RESOURCE, SETTINGS);
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, error);
       break;
     case ErrorKind::NotAuthorized:
-      POST_SERVICE_ERROR(RESOURCE, NOT_AUTHORIZED);
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, error);
       break;
     case ErrorKind::Busy:
-      POST_SERVICE_ERROR(RESOURCE, BUSY);
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY, error);
       break;
     case ErrorKind::OpenRead:
-      POST_SERVICE_ERROR(RESOURCE, OPEN_READ);
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, error);
       break;
     case ErrorKind::Read:
     case ErrorKind::Timeout:
-      POST_SERVICE_ERROR(RESOURCE, READ);
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, error);
       break;
     case ErrorKind::Failed:
-      POST_SERVICE_ERROR(RESOURCE, FAILED);
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, error);
       break;
     case ErrorKind::BadMedia:
-      POST_SERVICE_ERROR(STREAM, DEMUX);
+      post_error(GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX, error);
       break;
   }
 }
-
-#undef POST_SERVICE_ERROR
 
 bool GstSee2aiVideoSrcPrivate::start() {
   SrcSettings run;
@@ -577,21 +600,29 @@ bool GstSee2aiVideoSrcPrivate::start() {
     std::lock_guard<std::mutex> guard(lock);
     run = settings;
     current_task_id = run.task_id;
+    last_state.clear();
   }
+  set_result(nullptr);
   if (run.client.api_key.empty()) run.client.api_key = env_or("SEE2AI_API_KEY", "");
+  // The HTTP exchanges in the debug log at LOG level, headers only and the key hidden.
+  if (gst_debug_category_get_threshold(GST_CAT_DEFAULT) >= GST_LEVEL_LOG) {
+    run.client.http_log = [this](char direction, const std::string &line) {
+      GST_LOG_OBJECT(src, "HTTP %c %s", direction, line.c_str());
+    };
+  }
   if (run.task_id.empty()) {
     if (auto problem = see2ai::validate(run.request)) {
-      GST_ELEMENT_ERROR(src, RESOURCE, SETTINGS,
-                        ("Invalid property \"%s\": %s",
-                         property_name_for_field(problem->field).c_str(), problem->message.c_str()),
-                        ("nothing was submitted"));
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+                 local_error("Invalid property \"" + property_name_for_field(problem->field) +
+                             "\": " + problem->message),
+                 "nothing was submitted");
       return false;
     }
   }
   if (run.client.api_key.empty()) {
-    GST_ELEMENT_ERROR(src, RESOURCE, NOT_AUTHORIZED,
-                      ("No API key: set the \"api-key\" property or SEE2AI_API_KEY"),
-                      ("nothing was submitted"));
+    post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+               local_error("No API key: set the \"api-key\" property or SEE2AI_API_KEY"),
+               "nothing was submitted");
     return false;
   }
   local_advice.clear();
@@ -619,9 +650,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
     job_error.reset();
     flushing = false;
   }
-  last_state.clear();
   from_cache = FALSE;
-  started_us = g_get_monotonic_time();
   file_index = 0;
   video = OutputPad();
   audio = OutputPad();
@@ -966,8 +995,8 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
     } else {
       guard.unlock();
       if (file_index == 0)
-        GST_ELEMENT_ERROR(src, RESOURCE, FAILED, ("The task succeeded without a result file"),
-                          (nullptr));
+        post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+                   local_error("The task succeeded without a result file"));
       finish(GST_FLOW_EOS);
       return false;
     }
@@ -1228,11 +1257,11 @@ void GstSee2aiVideoSrcPrivate::loop_iteration() {
         std::lock_guard<std::mutex> guard(lock);
         task = current_task_id;
       }
-      GST_ELEMENT_ERROR(
-          src, RESOURCE, FAILED,
-          ("Stopped before the clip was ready%s%s", task.empty() ? "" : ": task ", task.c_str()),
-          ("the task goes on at the service; running the same request again "
-           "resumes it without a second charge"));
+      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+                 local_error("Stopped before the clip was ready" +
+                             (task.empty() ? std::string() : ": task " + task)),
+                 "the task goes on at the service; running the same request again resumes it "
+                 "without a second charge");
     }
     decoder.reset();
     finish(GST_FLOW_EOS);
@@ -1263,10 +1292,9 @@ void GstSee2aiVideoSrcPrivate::loop_iteration() {
     guard.unlock();
     if (job_failure) {
       post_service_error(*job_failure);
-    } else if (error.decode) {
-      GST_ELEMENT_ERROR(src, STREAM, DECODE, ("%s", error.what()), (nullptr));
     } else {
-      GST_ELEMENT_ERROR(src, STREAM, DEMUX, ("%s", error.what()), (nullptr));
+      post_error(GST_STREAM_ERROR, error.decode ? GST_STREAM_ERROR_DECODE : GST_STREAM_ERROR_DEMUX,
+                 local_error(error.what()));
     }
     finish(GST_FLOW_EOS);
   }
@@ -1658,7 +1686,9 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
       "loop", "Loop", "Start the clip again at its end, forever, with continuous timestamps", FALSE,
       rw);
   properties[PROP_RESULT] = g_param_spec_boxed(
-      "result", "Result", "Every output field of the last task (tokens, cost, model, URLs...)",
+      "result", "Result",
+      "Every output field of this run's task as the service last gave it (state, tokens, cost, "
+      "model, URLs, error message...); NULL until the first answer",
       GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_properties(gobject_class, PROP_RESULT + 1, properties);
 

@@ -2,6 +2,7 @@
 // Filled from the element's properties; the key never leaves this struct except as a header.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace see2ai {
@@ -17,6 +18,9 @@ struct ClientConfig {
   int poll_interval_ms = 0;  // 0: adaptive (start short, back off)
   int timeout_s = 900;       // submit to last byte of the download
   int read_timeout_s = 30;   // silence on one network read
+  // When set, libsoup's logger reports each request and answer line here ('>' out, '<' in,
+  // headers only), the Authorization value replaced by "[REDACTED]".
+  std::function<void(char direction, const std::string &line)> http_log;
 };
 
 }  // namespace see2ai

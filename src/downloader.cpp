@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "error_mapping.h"
+#include "service_endpoints.h"
 #include "service_error.h"
+#include "task_output.h"
 
 namespace see2ai {
 namespace {
@@ -55,6 +57,12 @@ bool is_html(const HttpResponse &response) {
   return type && g_ascii_strncasecmp(type->c_str(), "text/html", 9) == 0;
 }
 
+// What the result host said with an error status, if anything readable.
+std::string body_detail(HttpResponse &response) {
+  bool too_large = false;
+  return error_body_message(response.read_body(kMaxAnswerBytes, &too_large));
+}
+
 }  // namespace
 
 Downloader::Downloader(HttpTransport &transport, RunControl &control, const RetryPolicy &policy)
@@ -73,6 +81,7 @@ void Downloader::download(const std::string &url, GrowingFile &file,
   for (;;) {
     std::optional<std::chrono::milliseconds> retry_after;
     std::string failure;
+    std::string failure_detail;
     ErrorKind failure_kind = ErrorKind::Read;
     int failure_status = 0;
     try {
@@ -123,15 +132,19 @@ void Downloader::download(const std::string &url, GrowingFile &file,
                   std::to_string(*total) + " bytes";
         g_debug("%s; resuming", failure.c_str());
       } else if (is_retryable_status(status)) {
-        failure = "the result host answered HTTP " + std::to_string(status);
+        failure_detail = body_detail(*response);
+        failure =
+            with_detail("the result host answered HTTP " + std::to_string(status), failure_detail);
         failure_kind = status == 429 ? ErrorKind::Busy : ErrorKind::Failed;
         failure_status = status;
         if (std::optional<std::string> value = response->header("Retry-After"))
           retry_after = parse_retry_after(*value);
       } else {
-        throw ServiceError(ErrorKind::Failed,
-                           "downloading " + url + " failed: HTTP " + std::to_string(status),
-                           status);
+        std::string detail = body_detail(*response);
+        throw ServiceError(
+            ErrorKind::Failed,
+            with_detail("downloading " + url + " failed: HTTP " + std::to_string(status), detail),
+            status, {}, {}, detail);
       }
     } catch (const TransportError &e) {
       if (!is_retryable_transport(e.failure)) throw;
@@ -142,7 +155,7 @@ void Downloader::download(const std::string &url, GrowingFile &file,
     if (!policy_.allows_retry(failures))
       throw ServiceError(failure_kind,
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
-                         failure_status);
+                         failure_status, {}, {}, failure_detail);
     control_.sleep_or_throw(policy_.delay(failures, retry_after));
   }
   writer.truncate_to(written);

@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -339,6 +340,20 @@ std::vector<std::string> advisories(const GenerationRequest &request) {
   }
   if (request.enable_web_search && !(request.prompt && !trimmed(*request.prompt).empty())) {
     advice.emplace_back("enable_web_search=true without a prompt: there is nothing to search for");
+  }
+  // An image that is the face image is a face image: given as non-face too, it skips the
+  // service's compliance upload for that copy.
+  if (present(request.face_image_url)) {
+    const std::string &face = *request.face_image_url;
+    const auto &list = request.non_face_image_urls;
+    const char *field = request.non_face_image_url == face ? "non_face_image_url"
+                        : std::find(list.begin(), list.end(), face) != list.end()
+                            ? "non_face_image_urls"
+                            : nullptr;
+    if (field)
+      advice.emplace_back(std::string(field) + "=" + face +
+                          ": this is the face image (face_image_url); an image with a real face "
+                          "belongs only in face_image_url");
   }
   return advice;
 }

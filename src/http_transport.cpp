@@ -151,6 +151,23 @@ HttpTransport::HttpTransport(const ClientConfig &config, GCancellable *cancellab
     soup_session_set_proxy_resolver(session_, resolver);
     g_object_unref(resolver);
   }
+  if (config_.http_log) {
+    SoupLogger *logger = soup_logger_new(SOUP_LOGGER_LOG_HEADERS);
+    soup_logger_set_printer(logger, print_http_line, this, nullptr);
+    soup_session_add_feature(session_, SOUP_SESSION_FEATURE(logger));
+    g_object_unref(logger);
+  }
+}
+
+// libsoup's logger prints a Bearer key as it is (it only hides Basic credentials).
+void HttpTransport::print_http_line(SoupLogger *, SoupLoggerLogLevel, char direction,
+                                    const char *data, gpointer self) {
+  static constexpr char kAuthorization[] = "Authorization:";
+  const ClientConfig &config = static_cast<HttpTransport *>(self)->config_;
+  if (g_ascii_strncasecmp(data, kAuthorization, sizeof kAuthorization - 1) == 0)
+    config.http_log(direction, "Authorization: [REDACTED]");
+  else
+    config.http_log(direction, data);
 }
 
 HttpTransport::~HttpTransport() {

@@ -79,6 +79,8 @@ class HttpTransport {
 
  private:
   GInputStream *send_once(SoupMessage *message);
+  static void print_http_line(SoupLogger *logger, SoupLoggerLogLevel level, char direction,
+                              const char *data, gpointer self);
 
   const ClientConfig &config_;
   GCancellable *cancellable_;

@@ -28,6 +28,7 @@ TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<Ta
     control_.throw_if_stopped();
     std::optional<std::chrono::milliseconds> retry_after;
     std::string failure;
+    std::string failure_detail;
     ErrorKind failure_kind = ErrorKind::Failed;
     int failure_status = 0;
     try {
@@ -55,7 +56,8 @@ TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<Ta
           continue;
         }
       } else if (is_retryable_status(status)) {
-        failure = with_detail(describe_status(status), error_body_message(body));
+        failure_detail = error_body_message(body);
+        failure = with_detail(describe_status(status), failure_detail);
         failure_kind = kind_for_status(status);
         failure_status = status;
       } else if (status == 404 && unknown_is_expected) {
@@ -75,7 +77,7 @@ TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<Ta
     if (!policy.allows_retry(failures))
       throw ServiceError(failure_kind,
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
-                         failure_status, task_id);
+                         failure_status, task_id, {}, failure_detail);
     g_debug("status poll failed (%s); retrying", failure.c_str());
     control_.sleep_or_throw(policy.delay(failures, retry_after));
     ++failures;

@@ -39,6 +39,7 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
     control_.throw_if_stopped();
     std::optional<std::chrono::milliseconds> retry_after;
     std::string failure;
+    std::string failure_detail;
     ErrorKind failure_kind = ErrorKind::Failed;
     try {
       std::unique_ptr<HttpResponse> response = sender.send(post);
@@ -46,7 +47,8 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
       bool too_large = false;
       std::string body = response->read_body(kMaxAnswerBytes, &too_large);
       if (status == 429) {
-        failure = describe_status(429);
+        failure_detail = error_body_message(body);
+        failure = with_detail(describe_status(429), failure_detail);
         failure_kind = ErrorKind::Busy;
         if (std::optional<std::string> value = response->header("Retry-After"))
           retry_after = parse_retry_after(*value);
@@ -89,7 +91,7 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
     if (!policy.allows_retry(failures))
       throw ServiceError(failure_kind,
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
-                         failure_kind == ErrorKind::Busy ? 429 : 0);
+                         failure_kind == ErrorKind::Busy ? 429 : 0, {}, {}, failure_detail);
     g_debug("submit not accepted (%s); retrying", failure.c_str());
     control_.sleep_or_throw(policy.delay(failures, retry_after));
   }

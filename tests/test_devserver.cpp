@@ -841,6 +841,25 @@ TEST_F(DevServerTest, FaultTaskOutcomeFailsWithoutCharging) {
   EXPECT_EQ(accounts[0].reserved, 0);
 }
 
+TEST_F(DevServerTest, FaultWarningsAreAddedToTheTasksOwnAdvice) {
+  DevServerProcess server;
+  server.add_faults(R"([{"match":"submit","warnings":["prompt: the style word is ignored"]}])");
+  Reply answer =
+      submit(server.url(), R"({"prompt":"p","duration":4,"resolution":"480p","sync":false,)"
+                           R"("force_asset_upload":true})");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  TaskOutput done;
+  follow(server.url(), parse_task_output(answer.body).task_id, &done);
+  ASSERT_EQ(done.warnings.size(), 2u);
+  EXPECT_EQ(done.warnings[0].rfind("force_asset_upload=true", 0), 0u);
+  EXPECT_EQ(done.warnings[1], "prompt: the style word is ignored");
+  std::string body;
+  EXPECT_EQ(server.post_json("/_dev/faults", R"([{"match":"submit","warnings":"one"}])", "", &body),
+            400);
+  EXPECT_NE(body.find("warnings"), std::string::npos) << body;
+  EXPECT_NE(body.find("must be a list of strings"), std::string::npos) << body;
+}
+
 TEST_F(DevServerTest, FaultSyncTimeoutAnswers504WithATaskThatGoesOn) {
   DevServerProcess server;
   server.add_faults(R"([{"match":"submit","sync_timeout":true}])");

@@ -297,12 +297,14 @@ TEST_F(FaultTest, Submit429WithRetryAfterWaitsThenSucceeds) {
 }
 
 TEST_F(FaultTest, Submit429ForeverIsBusyAfterTheRetries_n) {
-  server.add_faults(R"([{"match":"submit","status":429,"times":-1}])");
+  server.add_faults(
+      R"([{"match":"submit","status":429,"times":-1,"body":"{\"detail\":\"tenant quota\"}"}])");
   ScannedRun scanned(source(server, "retries=2 prompt=\"always busy\" ! appsink name=sink"));
   scanned.run.play_to_end(60);
   expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY);
   EXPECT_EQ(details_status(scanned.run.bus), 429u);
   EXPECT_NE(scanned.run.bus.error_text.find("429"), std::string::npos);
+  EXPECT_EQ(details_field(scanned.run.bus, "service-message"), "tenant quota");
   EXPECT_EQ(count_submits(server), 3u);  // the first try and two retries
 }
 
@@ -432,13 +434,26 @@ class TaskOutcomeTest : public FaultTest, public ::testing::WithParamInterface<c
 TEST_P(TaskOutcomeTest, EndsInOneFailedErrorWithTheServiceMessage_n) {
   std::string outcome = GetParam();
   server.add_faults(R"([{"match":"submit","task_outcome":")" + outcome + R"("}])");
-  ScannedRun scanned(source(server, "prompt=\"ends " + outcome + "\" ! appsink name=sink"));
+  ScannedRun scanned(
+      source(server, "name=src prompt=\"ends " + outcome + "\" ! appsink name=sink"));
   scanned.run.play_to_end(60);
-  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
   const auto &bus = scanned.run.bus;
   std::string service_message = outcome == "expired"     ? "the task expired before it finished"
                                 : outcome == "cancelled" ? "the task was cancelled"
                                                          : "generation failed upstream";
+  // The `result` property holds the failed task's output.
+  GstElement *src = gst_bin_get_by_name(GST_BIN(scanned.run.pipeline()), "src");
+  GstStructure *result = nullptr;
+  g_object_get(src, "result", &result, nullptr);
+  gst_object_unref(src);
+  ASSERT_NE(result, nullptr);
+  EXPECT_STREQ(gst_structure_get_string(result, "state"), outcome.c_str());
+  EXPECT_STREQ(gst_structure_get_string(result, "error-message"), service_message.c_str());
+  const char *result_task = gst_structure_get_string(result, "task-id");
+  EXPECT_EQ(details_field(bus, "task-id"), result_task ? result_task : "");
+  gst_structure_free(result);
+
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
   EXPECT_NE(bus.error_text.find(service_message), std::string::npos) << bus.error_text;
   EXPECT_EQ(details_field(bus, "state"), outcome);
   EXPECT_EQ(details_field(bus, "service-message"), service_message);
@@ -498,16 +513,39 @@ TEST_F(FaultTest, Status429WithAnHttpDateRetryAfterDelaysTheNextPoll) {
   EXPECT_GE(polls[1].t_ms - polls[0].t_ms, 1000);
 }
 
-TEST_F(FaultTest, Status500ForeverFailsAfterTheRetries_n) {
-  server.add_faults(R"([{"match":"status","status":500,"times":-1}])");
+class StatusErrorForeverTest : public FaultTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(StatusErrorForeverTest, FailsAfterTheRetriesWithTheServiceMessage_n) {
+  const int code = GetParam();
+  server.add_faults(R"([{"match":"status","status":)" + std::to_string(code) +
+                    R"(,"times":-1,"body":"{\"detail\":\"upstream exploded\"}"}])");
   ScannedRun scanned(source(server, "retries=2 prompt=\"broken status\" ! appsink name=sink"));
   scanned.run.play_to_end(60);
   expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
-  EXPECT_EQ(details_status(scanned.run.bus), 500u);
-  EXPECT_NE(scanned.run.bus.error_text.find("500"), std::string::npos);
+  EXPECT_EQ(details_status(scanned.run.bus), static_cast<guint>(code));
+  EXPECT_NE(scanned.run.bus.error_text.find(std::to_string(code)), std::string::npos);
+  EXPECT_NE(scanned.run.bus.error_text.find("upstream exploded"), std::string::npos);
   EXPECT_FALSE(details_field(scanned.run.bus, "task-id").empty());
+  EXPECT_EQ(details_field(scanned.run.bus, "service-message"), "upstream exploded");
   EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_status(); }).size(), 3u);
   EXPECT_EQ(count_submits(server), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Codes, StatusErrorForeverTest, ::testing::Values(500, 504));
+
+TEST_F(FaultTest, TheServicesOwnWarningsArePostedOnceEach) {
+  // Advice the element cannot know by itself is posted as a warning; advice it gave already is
+  // not repeated (force-asset-upload).
+  server.add_faults(
+      R"([{"match":"submit","warnings":["prompt: the word \"cinematic\" is ignored"]}])");
+  ScannedRun scanned(
+      source(server, "force-asset-upload=true prompt=\"cinematic fox\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  expect_whole_clip(scanned);
+  const auto &texts = scanned.run.bus.warning_texts;
+  ASSERT_EQ(texts.size(), 2u);
+  EXPECT_EQ(texts[0].rfind("force-asset-upload=true", 0), 0u) << texts[0];
+  EXPECT_EQ(texts[1], "prompt: the word \"cinematic\" is ignored");
 }
 
 TEST_F(FaultTest, Status429ForeverIsBusyAfterTheRetries_n) {
@@ -692,12 +730,32 @@ TEST_F(FaultTest, Download503IsRetriedThenPlays) {
 }
 
 TEST_F(FaultTest, Download404IsOneErrorAndNotRetried_n) {
-  server.add_faults(R"([{"match":"download","status":404,"times":-1}])");
+  server.add_faults(
+      R"([{"match":"download","status":404,"times":-1,"body":"{\"detail\":\"no such file\"}"}])");
   ScannedRun scanned(source(server, "prompt=\"file gone\" ! appsink name=sink"));
   scanned.run.play_to_end(60);
   expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
   EXPECT_EQ(details_status(scanned.run.bus), 404u);
+  EXPECT_EQ(details_field(scanned.run.bus, "service-message"), "no such file");
+  EXPECT_FALSE(details_field(scanned.run.bus, "task-id").empty());
   EXPECT_EQ(only(read_log(server), [](const LogEntry &e) { return e.is_download(); }).size(), 1u);
+}
+
+TEST_F(FaultTest, BytesThatAreNoClipAreOneDemuxErrorAboutTheTask_n) {
+  server.add_faults(R"([{"match":"download","status":200,"body":"no mp4 here, just text",)"
+                    R"("content_type":"video/mp4","times":-1}])");
+  ScannedRun scanned(source(server, "prompt=\"not a clip\" ! appsink name=sink"));
+  scanned.run.play_to_end(60);
+  const auto &bus = scanned.run.bus;
+  EXPECT_EQ(bus.errors, 1) << bus.error_text;
+  EXPECT_EQ(bus.error_domain, GST_STREAM_ERROR) << bus.error_text;
+  EXPECT_EQ(bus.error_code, GST_STREAM_ERROR_DEMUX) << bus.error_text;
+  EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
+  // The details say which task's file it was, in the state the service gave.
+  EXPECT_FALSE(details_field(bus, "task-id").empty());
+  EXPECT_EQ(details_field(bus, "state"), "succeeded");
+  EXPECT_EQ(details_status(bus), 0u);
+  scanned.expect_no_key();
 }
 
 TEST_F(FaultTest, HtmlPageInsteadOfTheClipIsOneDemuxError_n) {
@@ -1086,18 +1144,22 @@ TEST_F(FaultTest, KeyIsNowhereInAFullDebugLogStdoutOrDotDumps) {
   int status = -1;
   // The key comes from the environment, as a deployment would pass it: GStreamer's own parser
   // logs a command line's property values, which is not the element's to hide.
-  ASSERT_TRUE(run_to_exit({"gst-launch-1.0", "-m", "see2aivideosrc", "api-url=" + server.url(),
-                           "cache-mode=off", "poll-interval=100", "duration=4", "resolution=480p",
-                           "generate-audio=false", "prompt=full-debug", "!", "fakesink"},
-                          {"SEE2AI_API_KEY=" + std::string(kKey), "GST_DEBUG=*:9",
-                           "GST_DEBUG_NO_COLOR=1", "GST_DEBUG_DUMP_DOT_DIR=" + dots},
-                          dir + "/stdout.txt", dir + "/stderr.txt", 60, &status));
+  ASSERT_TRUE(
+      run_to_exit({"gst-launch-1.0", "-m", "see2aivideosrc", "api-url=" + server.url(),
+                   "cache-mode=off", "poll-interval=100", "duration=4", "resolution=480p",
+                   "generate-audio=false", "prompt=full-debug", "!", "fakesink"},
+                  {"SEE2AI_API_KEY=" + std::string(kKey), "GST_DEBUG=*:9", "GST_DEBUG_NO_COLOR=1",
+                   "GST_DEBUG_DUMP_DOT_DIR=" + dots, "G_MESSAGES_DEBUG=all"},
+                  dir + "/stdout.txt", dir + "/stderr.txt", 60, &status));
   EXPECT_EQ(status, 0);
   std::string out = read_file(dir + "/stdout.txt");
   std::string err = read_file(dir + "/stderr.txt");
   EXPECT_NE(out.find("see2ai-result"), std::string::npos) << "the run did not finish the clip";
   EXPECT_GT(err.size(), 100000u) << "GST_DEBUG=*:9 was not in effect";
   EXPECT_NE(err.find("see2ai"), std::string::npos);
+  // libsoup's logger is on at this level: every request with its headers, the key hidden.
+  EXPECT_NE(err.find("HTTP > POST /api/v1/actions/see2ai_video_generation_v1"), std::string::npos);
+  EXPECT_NE(err.find("HTTP > Authorization: [REDACTED]"), std::string::npos);
   EXPECT_EQ(out.find(kKey), std::string::npos) << "key in stdout";
   EXPECT_EQ(err.find(kKey), std::string::npos)
       << "key in the debug log near: "
@@ -1116,6 +1178,94 @@ TEST_F(FaultTest, KeyIsNowhereInAFullDebugLogStdoutOrDotDumps) {
   g_dir_close(listing);
   EXPECT_GT(dot_files, 0);
   EXPECT_TRUE(element_in_a_dump);
+}
+
+// Everything GStreamer logs in this process while a test runs at level 9, kept as text.
+class DebugLogCapture {
+ public:
+  DebugLogCapture() {
+    previous_ = gst_debug_get_default_threshold();
+    // Kept here only, not printed to the test's stderr as well.
+    gst_debug_remove_log_function(gst_debug_log_default);
+    gst_debug_add_log_function(on_log, this, nullptr);
+    gst_debug_set_default_threshold(GST_LEVEL_MEMDUMP);
+  }
+  ~DebugLogCapture() {
+    gst_debug_set_default_threshold(previous_);
+    gst_debug_remove_log_function(on_log);
+    gst_debug_add_log_function(gst_debug_log_default, nullptr, nullptr);
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> guard(lock_);
+    return text_;
+  }
+
+ private:
+  static void on_log(GstDebugCategory *category, GstDebugLevel, const gchar *, const gchar *, gint,
+                     GObject *, GstDebugMessage *message, gpointer data) {
+    auto *self = static_cast<DebugLogCapture *>(data);
+    const gchar *line = gst_debug_message_get(message);
+    std::lock_guard<std::mutex> guard(self->lock_);
+    self->text_ += gst_debug_category_get_name(category);
+    self->text_ += ' ';
+    self->text_ += line ? line : "";
+    self->text_ += '\n';
+  }
+  GstDebugLevel previous_;
+  std::mutex lock_;
+  std::string text_;
+};
+
+TEST_F(FaultTest, KeySetAsAPropertyIsNowhereInTheDebugLogBusOrDotDump) {
+  // The way an application passes it: g_object_set, then a whole run logged at level 9.
+  GstElement *pipeline = gst_parse_launch(
+      ("see2aivideosrc name=src api-url=" + server.url() +
+       " cache-mode=off poll-interval=100 duration=4 resolution=480p generate-audio=false "
+       "prompt=property-key ! fakesink")
+          .c_str(),
+      nullptr);
+  ASSERT_NE(pipeline, nullptr);
+  GstElement *src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  g_object_set(src, "api-key", kKey, nullptr);
+  gst_object_unref(src);
+  std::string log, dot, bus_text;
+  {
+    DebugLogCapture capture;
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    bool ended = false;
+    while (!ended) {
+      GstMessage *msg = gst_bus_timed_pop(bus, 60 * GST_SECOND);
+      ASSERT_NE(msg, nullptr) << "no end within 60 s";
+      const GstStructure *s = gst_message_get_structure(msg);
+      if (s) {
+        gchar *text = gst_structure_to_string(s);
+        bus_text += text;
+        g_free(text);
+      }
+      ended =
+          GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS || GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
+      EXPECT_NE(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
+      gst_message_unref(msg);
+    }
+    gst_object_unref(bus);
+    gchar *data = gst_debug_bin_to_dot_data(GST_BIN(pipeline), GST_DEBUG_GRAPH_SHOW_ALL);
+    dot = data;
+    g_free(data);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    log = capture.text();
+  }
+  gst_object_unref(pipeline);
+  EXPECT_NE(log.find("HTTP > Authorization: [REDACTED]"), std::string::npos)
+      << "the run was not logged at level 9";
+  EXPECT_NE(bus_text.find("see2ai-result"), std::string::npos);
+  EXPECT_NE(dot.find("GstSee2aiVideoSrc"), std::string::npos);
+  EXPECT_NE(dot.find("prompt=\\\"property-key\\\""), std::string::npos) << "properties are dumped";
+  EXPECT_EQ(log.find(kKey), std::string::npos)
+      << "key in the debug log near: "
+      << log.substr(log.find(kKey) - std::min<size_t>(log.find(kKey), 300), 400);
+  EXPECT_EQ(bus_text.find(kKey), std::string::npos);
+  EXPECT_EQ(dot.find(kKey), std::string::npos);
 }
 
 // `gst-launch-1.0 -q see2aivideosrc <properties> ! fakesink` in a process of its own, the key in

@@ -419,6 +419,24 @@ TEST(Advisories, AllAtOnceInStableOrder) {
   EXPECT_EQ(advice[2].rfind("enable_web_search=true", 0), 0u);
 }
 
+TEST(Advisories, TheFaceImageGivenAsNonFaceTooIsNamed) {
+  GenerationRequest request = prompt_request();
+  request.face_image_url = "https://example.com/me.jpg";
+  request.non_face_image_urls = {"https://example.com/room.jpg"};
+  EXPECT_TRUE(advisories(request).empty());
+  request.non_face_image_urls.push_back("https://example.com/me.jpg");
+  ASSERT_EQ(advisories(request),
+            std::vector<std::string>{"non_face_image_urls=https://example.com/me.jpg: this is the "
+                                     "face image (face_image_url); an image with a real face "
+                                     "belongs only in face_image_url"});
+  request.non_face_image_urls.clear();
+  request.non_face_image_url = "https://example.com/me.jpg";
+  ASSERT_EQ(advisories(request).size(), 1u);
+  EXPECT_EQ(advisories(request)[0].rfind("non_face_image_url=https://example.com/me.jpg: ", 0), 0u);
+  request.face_image_url.reset();
+  EXPECT_TRUE(advisories(request).empty());
+}
+
 // ---------------------------------------------------------------- to_json
 
 TEST(RequestJson, DefaultsAreAlwaysPresentAndEmptiesOmitted) {
