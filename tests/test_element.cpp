@@ -558,19 +558,29 @@ TEST_F(ElementTest, APadWhoseDownstreamSaidEosGetsNothingMore) {
   EXPECT_GT(audio.pts.back(), 3 * GST_SECOND);
 }
 
-TEST_F(ElementTest, AttachingByTaskIdMakesNoSubmit) {
+// A task submitted by someone else (sync=false), as a program that only attaches would find it.
+std::string submit_elsewhere(DevServerProcess &server, const std::string &prompt) {
   std::string body;
-  ASSERT_EQ(server_->post_json("/api/v1/actions/see2ai_video_generation_v1",
-                               R"({"prompt":"attached","duration":4,"resolution":"480p",)"
-                               R"("generate_audio":false,"sync":false})",
-                               kKey, &body),
-            200)
-      << body;
+  if (server.post_json("/api/v1/actions/see2ai_video_generation_v1",
+                       R"({"prompt":")" + prompt +
+                           R"(","duration":4,"resolution":"480p","generate_audio":false,)"
+                           R"("sync":false})",
+                       kKey, &body) != 200) {
+    ADD_FAILURE() << body;
+    return {};
+  }
   JsonParser *parser = json_parser_new();
-  ASSERT_TRUE(json_parser_load_from_data(parser, body.c_str(), -1, nullptr));
-  std::string task_id =
-      json_object_get_string_member(json_node_get_object(json_parser_get_root(parser)), "task_id");
+  std::string task_id;
+  if (json_parser_load_from_data(parser, body.c_str(), -1, nullptr))
+    task_id = json_object_get_string_member(json_node_get_object(json_parser_get_root(parser)),
+                                            "task_id");
   g_object_unref(parser);
+  return task_id;
+}
+
+TEST_F(ElementTest, AttachingByTaskIdMakesNoSubmit) {
+  std::string task_id = submit_elsewhere(*server_, "attached");
+  ASSERT_FALSE(task_id.empty());
   int before = count_submits(*server_);
   PipelineRun run(source("task-id=" + task_id + " ! appsink name=sink"));
   run.play_to_end();
@@ -689,6 +699,23 @@ TEST_F(ElementTest, UriRefusesTheApiKeyAndUnknownProperties_n) {
   gst_object_unref(element);
 }
 
+// Counts the buffers reaching the sink playbin has in this property.
+void count_buffers(GstElement *playbin, const char *sink_property, std::atomic<int> *count) {
+  GstElement *sink = nullptr;
+  g_object_get(playbin, sink_property, &sink, nullptr);
+  ASSERT_NE(sink, nullptr);
+  GstPad *pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer counter) {
+        ++*static_cast<std::atomic<int> *>(counter);
+        return GST_PAD_PROBE_OK;
+      },
+      count, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+}
+
 TEST_F(ElementTest, PlaybinPlaysASee2aiUri) {
   g_setenv("SEE2AI_API_URL", server_->url().c_str(), TRUE);
   g_setenv("SEE2AI_API_KEY", kKey, TRUE);
@@ -697,22 +724,8 @@ TEST_F(ElementTest, PlaybinPlaysASee2aiUri) {
       "&cache-mode=off\" video-sink=\"fakesink sync=false\" audio-sink=\"fakesink sync=false\"");
   // Picture and sound: count what reaches each of playbin's sinks.
   std::atomic<int> frames[2] = {0, 0};
-  const char *sink_properties[2] = {"video-sink", "audio-sink"};
-  for (int i = 0; i < 2; ++i) {
-    GstElement *sink = nullptr;
-    g_object_get(run.pipeline(), sink_properties[i], &sink, nullptr);
-    ASSERT_NE(sink, nullptr);
-    GstPad *pad = gst_element_get_static_pad(sink, "sink");
-    gst_pad_add_probe(
-        pad, GST_PAD_PROBE_TYPE_BUFFER,
-        [](GstPad *, GstPadProbeInfo *, gpointer count) {
-          ++*static_cast<std::atomic<int> *>(count);
-          return GST_PAD_PROBE_OK;
-        },
-        &frames[i], nullptr);
-    gst_object_unref(pad);
-    gst_object_unref(sink);
-  }
+  count_buffers(run.pipeline(), "video-sink", &frames[0]);
+  count_buffers(run.pipeline(), "audio-sink", &frames[1]);
   run.play_to_end();
   g_unsetenv("SEE2AI_API_URL");
   g_unsetenv("SEE2AI_API_KEY");
@@ -720,6 +733,32 @@ TEST_F(ElementTest, PlaybinPlaysASee2aiUri) {
   EXPECT_TRUE(run.bus.eos);
   EXPECT_NEAR(frames[0].load(), 4 * 24, 1);
   EXPECT_GT(frames[1].load(), 4 * 40);  // 4 s of AAC frames (~47 per second at 48 kHz)
+}
+
+TEST_F(ElementTest, PlaybinAttachesToATaskUriAndGivesItBack) {
+  std::string task_id = submit_elsewhere(*server_, "attached through playbin");
+  ASSERT_FALSE(task_id.empty());
+  int before = count_submits(*server_);
+  g_setenv("SEE2AI_API_URL", server_->url().c_str(), TRUE);
+  g_setenv("SEE2AI_API_KEY", kKey, TRUE);
+  PipelineRun run("playbin uri=see2ai://task/" + task_id +
+                  " video-sink=\"fakesink sync=false\" audio-sink=fakesink");
+  std::atomic<int> frames{0};
+  count_buffers(run.pipeline(), "video-sink", &frames);
+  run.play_to_end();
+  g_unsetenv("SEE2AI_API_URL");
+  g_unsetenv("SEE2AI_API_KEY");
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  EXPECT_TRUE(run.bus.eos);
+  EXPECT_NEAR(frames.load(), 4 * 24, 1);
+  EXPECT_EQ(count_submits(*server_), before);
+  GstElement *source = nullptr;
+  g_object_get(run.pipeline(), "source", &source, nullptr);
+  ASSERT_NE(source, nullptr);
+  gchar *uri = gst_uri_handler_get_uri(GST_URI_HANDLER(source));
+  EXPECT_EQ(std::string(uri ? uri : ""), "see2ai://task/" + task_id);
+  g_free(uri);
+  gst_object_unref(source);
 }
 
 TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
@@ -774,6 +813,44 @@ TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
   EXPECT_TRUE(live);
   gst_query_unref(query);
   gst_object_unref(pad);
+}
+
+TEST(ElementLive, FeedsALiveAudiomixerAcrossLoopsWithoutAGapInTheSound) {
+  gst_init(nullptr, nullptr);
+  DevServerProcess server;
+  PipelineRun run(
+      "audiomixer name=amix ! audio/x-raw,rate=48000,channels=1 ! appsink name=sink_mix "
+      "audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=1 ! amix. "
+      "see2aivideosrc name=s api-url=" +
+      server.url() + " api-key=" + kKey +
+      " cache-mode=off poll-interval=100 is-live=true loop=true prompt=\"a live sound bed\" "
+      "duration=4 resolution=480p "
+      "s.video ! queue ! fakesink "
+      "s.audio ! tee name=t "
+      "t. ! queue ! audioconvert ! audioresample ! amix. "
+      "t. ! queue ! appsink name=sink_src");
+  // A live source does not preroll.
+  EXPECT_EQ(gst_element_set_state(run.pipeline(), GST_STATE_PAUSED), GST_STATE_CHANGE_NO_PREROLL);
+  // Past the first loop's end: 4 s of sound and a quarter more, paced by the clock.
+  const size_t past_the_loop = 5 * 48000 / 1024;
+  run.stop_after("sink_src", past_the_loop);
+  run.play_to_end(60);
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  ASSERT_FALSE(run.bus.timed_out);
+  const auto &src = run.sink("sink_src");
+  ASSERT_GE(src.pts.size(), past_the_loop);
+  EXPECT_GT(src.pts.back() - src.pts.front(), 4 * GST_SECOND);
+  // Every sound buffer starts where the one before ended, across the loop too.
+  for (size_t i = 1; i < src.pts.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(src.pts[i]),
+                static_cast<double>(src.pts[i - 1] + src.durations[i - 1]), 1000.0)
+        << "gap at buffer " << i;
+  // The mixer ran on through generation and the loop: its output has no hole.
+  const auto &mix = run.sink("sink_mix");
+  ASSERT_FALSE(mix.pts.empty());
+  EXPECT_LT(mix.pts.front(), src.pts.front());
+  for (size_t i = 1; i < mix.pts.size(); ++i)
+    ASSERT_EQ(mix.pts[i], mix.pts[i - 1] + mix.durations[i - 1]) << "hole at mixer buffer " << i;
 }
 
 // Reads an integer or string member of one request-log line.

@@ -659,6 +659,22 @@ TEST_F(GenerationJobTest, SubmitCutAfterSendingIsNotResent) {
   EXPECT_EQ(count_submits(*server_), posts_before + 1);
 }
 
+TEST_F(GenerationJobTest, SubmitWhoseAnswerNeverComesIsNotResent) {
+  // The service took the request (headers sent) and then went silent: the read times out. The
+  // task may exist and be billed, so the POST is never repeated, whatever `retries` allows.
+  server_->add_faults(R"([{"match":"submit","stall_after_headers":true}])");
+  ClientConfig impatient = config();
+  impatient.read_timeout_s = 1;
+  impatient.retries = 5;
+  RecordingEvents events;
+  int posts_before = count_submits(*server_);
+  GenerationJob job(impatient, request("silent submit"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Read);
+  EXPECT_NE(std::string(error.what()).find("not sent again"), std::string::npos) << error.what();
+  EXPECT_EQ(count_submits(*server_), posts_before + 1);
+}
+
 TEST_F(GenerationJobTest, FailedTaskMapsToFailedWithTheServiceMessage) {
   server_->add_faults(R"([{"match":"submit","task_outcome":"failed"}])");
   RecordingEvents events;
