@@ -484,6 +484,7 @@ void DevServer::Impl::start_task(SoupServerMessage *message, AcceptedSubmit subm
   Task &task = tasks.add(std::move(fresh));
   std::string id = task.id;
   note_of(message)->task_id = id;
+  log->record_submit(id, to_json(task.request));
   log->record_state(id, state_name(TaskState::Queued));
 
   int latency = options.latency_ms > 0 ? options.latency_ms : 0;

@@ -60,40 +60,52 @@ void RequestLog::record_request(const RequestRecord &record) {
   append(builder_to_text(builder));
 }
 
-void RequestLog::record_state(const std::string &task_id, const std::string &state) {
-  std::lock_guard<std::mutex> guard(lock_);
+JsonBuilder *RequestLog::begin_event(const char *event, const std::string &task_id) {
   JsonBuilder *builder = json_builder_new();
   json_builder_begin_object(builder);
   json_builder_set_member_name(builder, "seq");
   json_builder_add_int_value(builder, next_seq_++);
   json_builder_set_member_name(builder, "event");
-  json_builder_add_string_value(builder, "state");
+  json_builder_add_string_value(builder, event);
   json_builder_set_member_name(builder, "task_id");
   json_builder_add_string_value(builder, task_id.c_str());
-  json_builder_set_member_name(builder, "state");
-  json_builder_add_string_value(builder, state.c_str());
+  return builder;
+}
+
+void RequestLog::end_event(JsonBuilder *builder) {
   json_builder_set_member_name(builder, "t_ms");
   json_builder_add_int_value(builder, elapsed_ms());
   json_builder_end_object(builder);
   append(builder_to_text(builder));
 }
 
+void RequestLog::record_state(const std::string &task_id, const std::string &state) {
+  std::lock_guard<std::mutex> guard(lock_);
+  JsonBuilder *builder = begin_event("state", task_id);
+  json_builder_set_member_name(builder, "state");
+  json_builder_add_string_value(builder, state.c_str());
+  end_event(builder);
+}
+
 void RequestLog::record_charge(const std::string &task_id, int64_t tokens) {
   std::lock_guard<std::mutex> guard(lock_);
-  JsonBuilder *builder = json_builder_new();
-  json_builder_begin_object(builder);
-  json_builder_set_member_name(builder, "seq");
-  json_builder_add_int_value(builder, next_seq_++);
-  json_builder_set_member_name(builder, "event");
-  json_builder_add_string_value(builder, "charge");
-  json_builder_set_member_name(builder, "task_id");
-  json_builder_add_string_value(builder, task_id.c_str());
+  JsonBuilder *builder = begin_event("charge", task_id);
   json_builder_set_member_name(builder, "tokens");
   json_builder_add_int_value(builder, tokens);
-  json_builder_set_member_name(builder, "t_ms");
-  json_builder_add_int_value(builder, elapsed_ms());
-  json_builder_end_object(builder);
-  append(builder_to_text(builder));
+  end_event(builder);
+}
+
+void RequestLog::record_submit(const std::string &task_id, const std::string &request_json) {
+  JsonParser *parser = json_parser_new();
+  JsonNode *request = json_parser_load_from_data(parser, request_json.c_str(), -1, nullptr)
+                          ? json_node_copy(json_parser_get_root(parser))
+                          : json_node_new(JSON_NODE_NULL);
+  g_object_unref(parser);
+  std::lock_guard<std::mutex> guard(lock_);
+  JsonBuilder *builder = begin_event("submit", task_id);
+  json_builder_set_member_name(builder, "request");
+  json_builder_add_value(builder, request);
+  end_event(builder);
 }
 
 void RequestLog::append(const std::string &line) {

@@ -3,6 +3,8 @@
 // came.
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -33,11 +35,16 @@ class RequestLog {
   void record_request(const RequestRecord &record);
   void record_state(const std::string &task_id, const std::string &state);
   void record_charge(const std::string &task_id, int64_t tokens);
+  // A task made from a submit, with the request as the server understood it (defaults filled).
+  void record_submit(const std::string &task_id, const std::string &request_json);
 
   std::string lines() const;   // every line so far, each ending in '\n'
   int64_t elapsed_ms() const;  // since the log was created (the server's start)
 
  private:
+  // An event line: seq, event, task_id, then the caller's members, then t_ms (lock held).
+  JsonBuilder *begin_event(const char *event, const std::string &task_id);
+  void end_event(JsonBuilder *builder);
   void append(const std::string &line);
 
   int64_t start_us_;

@@ -507,7 +507,7 @@ void GstSee2aiVideoSrcPrivate::set_result(const GstStructure *s) {
   {
     std::lock_guard<std::mutex> guard(lock);
     if (result) gst_structure_free(result);
-    result = s ? gst_structure_copy(s) : nullptr;
+    result = gst_structure_copy(s);
   }
   g_object_notify_by_pspec(G_OBJECT(src), properties[PROP_RESULT]);
 }
@@ -601,8 +601,10 @@ bool GstSee2aiVideoSrcPrivate::start() {
     run = settings;
     current_task_id = run.task_id;
     last_state.clear();
+    // Cleared without a notify: deep-notify printers (gst-launch -v, gst-play) cannot show NULL.
+    if (result) gst_structure_free(result);
+    result = nullptr;
   }
-  set_result(nullptr);
   if (run.client.api_key.empty()) run.client.api_key = env_or("SEE2AI_API_KEY", "");
   // The HTTP exchanges in the debug log at LOG level, headers only and the key hidden.
   if (gst_debug_category_get_threshold(GST_CAT_DEFAULT) >= GST_LEVEL_LOG) {

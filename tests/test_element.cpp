@@ -241,6 +241,74 @@ TEST_F(ElementTest, TaskIdIsReadableAndNotifiedOnceKnown) {
   gst_object_unref(src);
 }
 
+// The request the dev server logged for the task this run made (its "submit" event).
+JsonObject *logged_request(DevServerProcess &server, const std::string &task_id,
+                           JsonParser *parser) {
+  for (const auto &line : server.request_log()) {
+    if (line.find("\"event\":\"submit\"") == std::string::npos ||
+        line.find("\"" + task_id + "\"") == std::string::npos)
+      continue;
+    if (!json_parser_load_from_data(parser, line.c_str(), -1, nullptr)) return nullptr;
+    return json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)),
+                                         "request");
+  }
+  return nullptr;
+}
+
+std::vector<std::string> string_list(JsonObject *object, const char *name) {
+  std::vector<std::string> list;
+  JsonArray *array = json_object_get_array_member(object, name);
+  for (guint i = 0; array && i < json_array_get_length(array); ++i)
+    list.emplace_back(json_array_get_string_element(array, i));
+  return list;
+}
+
+TEST_F(ElementTest, EveryRequestPropertyReachesTheServiceAsItsField) {
+  PipelineRun run(
+      source("name=src model=fast prompt=\"every field\" non-face-image-url=https://h/a.png "
+             "non-face-image-urls=\"<https://h/b.png, https://h/c.png>\" "
+             "face-image-url=https://h/face.png video-url=https://h/v.mp4 "
+             "video-urls=\"<https://h/w.mp4>\" audio-url=https://h/a.wav "
+             "audio-urls=\"<https://h/b.wav, https://h/c.wav>\" duration=4 resolution=480p "
+             "aspect-ratio=1:1 watermark=true generate-audio=false enable-web-search=true "
+             "force-asset-upload=true ! appsink name=sink"));
+  run.play_to_end();
+  ASSERT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  GstElement *src = run.by_name("src");
+  gchar *task_id = nullptr;
+  g_object_get(src, "task-id", &task_id, nullptr);
+  gst_object_unref(src);
+  ASSERT_NE(task_id, nullptr);
+  JsonParser *parser = json_parser_new();
+  JsonObject *request = logged_request(*server_, task_id, parser);
+  g_free(task_id);
+  ASSERT_NE(request, nullptr);
+  EXPECT_STREQ(json_object_get_string_member(request, "model_name"),
+               "doubao-seedance-2-0-fast-260128");
+  EXPECT_STREQ(json_object_get_string_member(request, "prompt"), "every field");
+  EXPECT_STREQ(json_object_get_string_member(request, "non_face_image_url"), "https://h/a.png");
+  EXPECT_EQ(string_list(request, "non_face_image_urls"),
+            (std::vector<std::string>{"https://h/b.png", "https://h/c.png"}));
+  EXPECT_STREQ(json_object_get_string_member(request, "face_image_url"), "https://h/face.png");
+  EXPECT_STREQ(json_object_get_string_member(request, "video_url"), "https://h/v.mp4");
+  EXPECT_EQ(string_list(request, "video_urls"), std::vector<std::string>{"https://h/w.mp4"});
+  EXPECT_STREQ(json_object_get_string_member(request, "audio_url"), "https://h/a.wav");
+  EXPECT_EQ(string_list(request, "audio_urls"),
+            (std::vector<std::string>{"https://h/b.wav", "https://h/c.wav"}));
+  EXPECT_EQ(json_object_get_int_member(request, "duration"), 4);
+  EXPECT_STREQ(json_object_get_string_member(request, "resolution"), "480p");
+  EXPECT_STREQ(json_object_get_string_member(request, "aspect_ratio"), "1:1");
+  EXPECT_TRUE(json_object_get_boolean_member(request, "watermark"));
+  EXPECT_FALSE(json_object_get_boolean_member(request, "generate_audio"));
+  EXPECT_TRUE(json_object_get_boolean_member(request, "enable_web_search"));
+  EXPECT_TRUE(json_object_get_boolean_member(request, "force_asset_upload"));
+  EXPECT_FALSE(json_object_get_boolean_member(request, "sync"));
+  g_object_unref(parser);
+  // The clip follows the request: square 480p.
+  EXPECT_EQ(run.sink("sink").width, 480);
+  EXPECT_EQ(run.sink("sink").height, 480);
+}
+
 TEST_F(ElementTest, LegalButPoorRequestWarnsOnceNamingTheProperty) {
   PipelineRun run(
       source("prompt=\"uploaded\" duration=4 resolution=480p generate-audio=false "
