@@ -129,6 +129,8 @@ FaultRule parse_rule(JsonNode *node) {
   rule.invalid_utf8 = bool_member(object, "invalid_utf8");
   rule.html = bool_member(object, "html");
   rule.warnings = string_list_member(object, "warnings");
+  if (!rule.warnings.empty() && rule.match != FaultTarget::Submit)
+    throw std::invalid_argument("fault rule: \"warnings\" needs \"match\":\"submit\"");
   rule.description = node_to_text(node);
   return rule;
 }

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "clip_decoder.h"
@@ -38,6 +39,14 @@ constexpr const char *kDefaultApiUrl = "https://see2ai.com";
 constexpr int kDefaultPollIntervalMs = 0;
 constexpr int kDefaultTimeoutS = 900;
 constexpr int kDefaultRetries = 5;
+
+// Where an error was raised, for the location GStreamer puts in the message's debug text.
+struct ErrorSite {
+  const char *file;
+  const char *function;
+  int line;
+};
+#define ERROR_SITE (ErrorSite{__FILE__, GST_FUNCTION, __LINE__})
 
 enum {
   PROP_0,
@@ -285,6 +294,7 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   std::unique_ptr<ServiceError> job_error;
   bool flushing = false;
   gboolean from_cache = FALSE;  // job thread only
+  bool rerun_resumes = false;   // a journal (or the task-id) lets a new run attach to the task
 
   // Streaming task.
   GstTask *task;
@@ -355,8 +365,9 @@ struct GstSee2aiVideoSrcPrivate : see2ai::JobEvents {
   bool wait_until_playing();
   void finish(GstFlowReturn reason);
   ServiceError local_error(const std::string &text);
-  void post_error(GQuark domain, gint code, const ServiceError &error, const char *debug = nullptr);
-  void post_service_error(const ServiceError &error);
+  void post_error(GQuark domain, gint code, const ServiceError &error, const ErrorSite &site,
+                  const char *debug = nullptr, std::optional<GstFlowReturn> flow = std::nullopt);
+  void post_service_error(const ServiceError &error, const ErrorSite &site);
   void set_result(const GstStructure *s);
   void post_progress(GstProgressType type, const std::string &text);
   void post_result(const TaskOutput &output, bool cached);
@@ -427,6 +438,29 @@ GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
   return s;
 }
 
+// The GStreamer error domain and code of each kind of failure (issue 3's mapping).
+std::pair<GQuark, gint> gst_error_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::Settings:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS};
+    case ErrorKind::NotAuthorized:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED};
+    case ErrorKind::Busy:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY};
+    case ErrorKind::OpenRead:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ};
+    case ErrorKind::Read:
+    case ErrorKind::Timeout:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ};
+    case ErrorKind::BadMedia:
+      return {GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX};
+    case ErrorKind::Failed:
+    case ErrorKind::Cancelled:
+      break;
+  }
+  return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED};
+}
+
 }  // namespace
 
 void GstSee2aiVideoSrcPrivate::post_progress(GstProgressType type, const std::string &text) {
@@ -454,7 +488,7 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
                   elapsed_ms / 1000.0);
   {
     std::lock_guard<std::mutex> guard(lock);
-    last_state = state;
+    last_state = output.state_text.empty() ? state : output.state_text;
   }
   GstStructure *answer = result_structure(output, from_cache);
   set_result(answer);
@@ -553,45 +587,27 @@ ServiceError GstSee2aiVideoSrcPrivate::local_error(const std::string &text) {
 }
 
 // One error message per failure, always with a details structure applications can read (empty
-// strings and 0 where a field does not apply).
+// strings and 0 where a field does not apply; `flow-return` too for a streaming failure).
 void GstSee2aiVideoSrcPrivate::post_error(GQuark domain, gint code, const ServiceError &error,
-                                          const char *debug) {
+                                          const ErrorSite &site, const char *debug,
+                                          std::optional<GstFlowReturn> flow) {
   GstStructure *details = gst_structure_new(
       "details", "http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",
       G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),
       "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr);
+  if (flow)
+    gst_structure_set(details, "flow-return", G_TYPE_INT, static_cast<gint>(*flow), nullptr);
+  GST_WARNING_OBJECT(src, "error: %s%s%s", error.what(), debug ? " / " : "", debug ? debug : "");
   gst_element_message_full_with_details(GST_ELEMENT(src), GST_MESSAGE_ERROR, domain, code,
-                                        g_strdup(error.what()), g_strdup(debug), __FILE__,
-                                        GST_FUNCTION, __LINE__, details);
+                                        g_strdup(error.what()), g_strdup(debug), site.file,
+                                        site.function, site.line, details);
 }
 
-void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error) {
-  switch (error.kind) {
-    case ErrorKind::Cancelled:
-      break;
-    case ErrorKind::Settings:
-      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, error);
-      break;
-    case ErrorKind::NotAuthorized:
-      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, error);
-      break;
-    case ErrorKind::Busy:
-      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY, error);
-      break;
-    case ErrorKind::OpenRead:
-      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, error);
-      break;
-    case ErrorKind::Read:
-    case ErrorKind::Timeout:
-      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, error);
-      break;
-    case ErrorKind::Failed:
-      post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, error);
-      break;
-    case ErrorKind::BadMedia:
-      post_error(GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX, error);
-      break;
-  }
+void GstSee2aiVideoSrcPrivate::post_service_error(const ServiceError &error,
+                                                  const ErrorSite &site) {
+  if (error.kind == ErrorKind::Cancelled) return;  // a stop is not a failure
+  const auto [domain, code] = gst_error_for(error.kind);
+  post_error(domain, code, error, site);
 }
 
 bool GstSee2aiVideoSrcPrivate::start() {
@@ -617,14 +633,14 @@ bool GstSee2aiVideoSrcPrivate::start() {
       post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
                  local_error("Invalid property \"" + property_name_for_field(problem->field) +
                              "\": " + problem->message),
-                 "nothing was submitted");
+                 ERROR_SITE, "nothing was submitted");
       return false;
     }
   }
   if (run.client.api_key.empty()) {
     post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
                local_error("No API key: set the \"api-key\" property or SEE2AI_API_KEY"),
-               "nothing was submitted");
+               ERROR_SITE, "nothing was submitted");
     return false;
   }
   local_advice.clear();
@@ -645,6 +661,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
   job = std::make_unique<see2ai::GenerationJob>(run.client, run.request, *this);
   if (!run.task_id.empty()) job->set_attach_task_id(run.task_id);
   if (run.cache_mode != CacheMode::Off) job->set_cache(run.cache_dir, run.cache_mode);
+  rerun_resumes = run.cache_mode != CacheMode::Off || !run.task_id.empty();
   {
     std::lock_guard<std::mutex> guard(job_lock);
     files.clear();
@@ -824,7 +841,13 @@ void GstSee2aiVideoSrcPrivate::finish(GstFlowReturn reason) {
   GST_DEBUG_OBJECT(src, "pausing task: %s", gst_flow_get_name(reason));
   gst_task_pause(task);
   if (reason == GST_FLOW_FLUSHING) return;
-  if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS) GST_ELEMENT_FLOW_ERROR(src, reason);
+  if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS) {
+    gchar *debug = g_strdup_printf("streaming stopped, reason %s (%d)", gst_flow_get_name(reason),
+                                   static_cast<int>(reason));
+    post_error(GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+               local_error("Internal data stream error."), ERROR_SITE, debug, reason);
+    g_free(debug);
+  }
   if (reason == GST_FLOW_EOS && (segment.flags & GST_SEGMENT_FLAG_SEGMENT)) {
     const gint64 stop =
         static_cast<gint64>(GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : position());
@@ -991,14 +1014,14 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
     } else if (job_error) {
       std::unique_ptr<ServiceError> error = std::move(job_error);
       guard.unlock();
-      post_service_error(*error);
+      post_service_error(*error, ERROR_SITE);
       finish(error->kind == ErrorKind::Cancelled ? GST_FLOW_FLUSHING : GST_FLOW_EOS);
       return false;
     } else {
       guard.unlock();
       if (file_index == 0)
         post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-                   local_error("The task succeeded without a result file"));
+                   local_error("The task succeeded without a result file"), ERROR_SITE);
       finish(GST_FLOW_EOS);
       return false;
     }
@@ -1262,8 +1285,11 @@ void GstSee2aiVideoSrcPrivate::loop_iteration() {
       post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
                  local_error("Stopped before the clip was ready" +
                              (task.empty() ? std::string() : ": task " + task)),
-                 "the task goes on at the service; running the same request again resumes it "
-                 "without a second charge");
+                 ERROR_SITE,
+                 rerun_resumes ? "the task goes on at the service; running the same request again "
+                                 "resumes it without a second charge"
+                               : "the task goes on at the service; set task-id to it to play it "
+                                 "without a second charge (cache-mode=off keeps no journal)");
     }
     decoder.reset();
     finish(GST_FLOW_EOS);
@@ -1293,10 +1319,10 @@ void GstSee2aiVideoSrcPrivate::loop_iteration() {
     std::unique_ptr<ServiceError> job_failure = std::move(job_error);
     guard.unlock();
     if (job_failure) {
-      post_service_error(*job_failure);
+      post_service_error(*job_failure, ERROR_SITE);
     } else {
       post_error(GST_STREAM_ERROR, error.decode ? GST_STREAM_ERROR_DECODE : GST_STREAM_ERROR_DEMUX,
-                 local_error(error.what()));
+                 local_error(error.what()), ERROR_SITE);
     }
     finish(GST_FLOW_EOS);
   }
@@ -1689,8 +1715,9 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
       rw);
   properties[PROP_RESULT] = g_param_spec_boxed(
       "result", "Result",
-      "Every output field of this run's task as the service last gave it (state, tokens, cost, "
-      "model, URLs, error message...); NULL until the first answer",
+      "Every output field of this run's task (state, tokens, cost, model, URLs, error "
+      "message...): updated at each state change, then the final output; NULL until the first "
+      "answer",
       GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_properties(gobject_class, PROP_RESULT + 1, properties);
 

@@ -57,10 +57,16 @@ bool is_html(const HttpResponse &response) {
   return type && g_ascii_strncasecmp(type->c_str(), "text/html", 9) == 0;
 }
 
-// What the result host said with an error status, if anything readable.
+// What the result host said with an error status, if anything readable. A body that does not
+// arrive whole says nothing: the status alone decides (a 404 stays a 404).
 std::string body_detail(HttpResponse &response) {
   bool too_large = false;
-  return error_body_message(response.read_body(kMaxAnswerBytes, &too_large));
+  try {
+    return error_body_message(response.read_body(kMaxAnswerBytes, &too_large));
+  } catch (const TransportError &e) {
+    if (e.failure == TransportFailure::Stopped) throw;
+    return {};
+  }
 }
 
 }  // namespace

@@ -19,18 +19,12 @@
 #include "service_error.h"
 #include "task_poller.h"
 #include "task_submitter.h"
+#include "text_trim.h"
 
 namespace see2ai {
 namespace {
 
 using Clock = RunControl::Clock;
-
-std::string replace_all(std::string text, const std::string &what, const std::string &with) {
-  if (what.empty()) return text;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size()))
-    text.replace(at, what.size(), with);
-  return text;
-}
 
 // A clip without a cache: the file goes away with the last reference to it.
 std::shared_ptr<GrowingFile> temporary_clip_file() {

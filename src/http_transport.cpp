@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "text_trim.h"
+
 namespace see2ai {
 namespace {
 
@@ -159,7 +161,8 @@ HttpTransport::HttpTransport(const ClientConfig &config, GCancellable *cancellab
   }
 }
 
-// libsoup's logger prints a Bearer key as it is (it only hides Basic credentials).
+// libsoup's logger prints a Bearer key as it is (it only hides Basic credentials); a server or
+// proxy could also echo the key back in a header of its own.
 void HttpTransport::print_http_line(SoupLogger *, SoupLoggerLogLevel, char direction,
                                     const char *data, gpointer self) {
   static constexpr char kAuthorization[] = "Authorization:";
@@ -167,7 +170,7 @@ void HttpTransport::print_http_line(SoupLogger *, SoupLoggerLogLevel, char direc
   if (g_ascii_strncasecmp(data, kAuthorization, sizeof kAuthorization - 1) == 0)
     config.http_log(direction, "Authorization: [REDACTED]");
   else
-    config.http_log(direction, data);
+    config.http_log(direction, replace_all(data, config.api_key, "[REDACTED]"));
 }
 
 HttpTransport::~HttpTransport() {

@@ -14,4 +14,11 @@ std::string trimmed(const std::string &text) {
   return text.substr(begin, end - begin);
 }
 
+std::string replace_all(std::string text, const std::string &what, const std::string &with) {
+  if (what.empty()) return text;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size()))
+    text.replace(at, what.size(), with);
+  return text;
+}
+
 }  // namespace see2ai

@@ -1,4 +1,4 @@
-// Whitespace trimming for text that came from outside (request fields, service answers).
+// Plain text helpers for text that came from outside (request fields, service answers, logs).
 // One definition of "space" for the whole core: ASCII blanks, as JSON and HTTP use them.
 #pragma once
 
@@ -8,5 +8,7 @@ namespace see2ai {
 
 bool is_ascii_space(char c);
 std::string trimmed(const std::string &text);
+// Every occurrence of `what` replaced by `with` (nothing when `what` is empty).
+std::string replace_all(std::string text, const std::string &what, const std::string &with);
 
 }  // namespace see2ai

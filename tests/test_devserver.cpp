@@ -858,6 +858,9 @@ TEST_F(DevServerTest, FaultWarningsAreAddedToTheTasksOwnAdvice) {
             400);
   EXPECT_NE(body.find("warnings"), std::string::npos) << body;
   EXPECT_NE(body.find("must be a list of strings"), std::string::npos) << body;
+  EXPECT_EQ(server.post_json("/_dev/faults", R"([{"match":"status","warnings":["x"]}])", "", &body),
+            400);
+  EXPECT_NE(body.find("needs"), std::string::npos) << body;
 }
 
 TEST_F(DevServerTest, FaultSyncTimeoutAnswers504WithATaskThatGoesOn) {

@@ -424,6 +424,24 @@ TEST_F(ElementTest, AFaceImageAlsoGivenAsNonFaceIsAWarningNamingTheProperty) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(ElementTest, DownstreamThatCannotTakeTheFormatIsOneStreamErrorWithDetails_n) {
+  // gst-launch links the video pad only to caps it can meet: RGB never, so it stays unlinked.
+  PipelineRun run(
+      source("prompt=\"rgb only\" duration=4 resolution=480p generate-audio=false "
+             "! video/x-raw,format=RGB ! appsink name=sink"));
+  run.play_to_end();
+  EXPECT_EQ(run.bus.errors, 1) << run.bus.error_text;
+  EXPECT_EQ(run.bus.error_domain, GST_STREAM_ERROR);
+  EXPECT_EQ(run.bus.error_code, GST_STREAM_ERROR_FAILED);
+  ASSERT_NE(run.bus.error_details, nullptr);
+  gint flow = GST_FLOW_OK;
+  EXPECT_TRUE(gst_structure_get_int(run.bus.error_details, "flow-return", &flow));
+  EXPECT_EQ(flow, GST_FLOW_NOT_LINKED);
+  const char *task = gst_structure_get_string(run.bus.error_details, "task-id");
+  EXPECT_TRUE(task && *task) << "the details name the task whose clip could not be played";
+  EXPECT_TRUE(run.sink("sink").pts.empty());
+}
+
 TEST_F(ElementTest, NothingToGenerateFromIsRefused_n) {
   PipelineRun run(source("duration=4 ! appsink name=sink"));
   run.play_to_end(10);

@@ -1328,6 +1328,35 @@ TEST(GenerationJobTransport, TaskIdIsEscapedIntoTheStatusPathTemplate) {
   EXPECT_TRUE(seen.authorization[0]);
 }
 
+TEST(GenerationJobTransport, HttpLogHasLibsoupsLinesWithTheKeyHiddenEvenWhenEchoed) {
+  // A server (or a debugging proxy) that echoes the Authorization header in one of its own.
+  LoopbackServer service([&](SoupServerMessage *message) {
+    const char *sent = soup_message_headers_get_one(
+        soup_server_message_get_request_headers(message), "Authorization");
+    soup_message_headers_replace(soup_server_message_get_response_headers(message), "X-Echo",
+                                 sent ? sent : "");
+    answer(message, 404, "application/json", R"({"detail":"no such task"})");
+  });
+  std::mutex lines_mutex;
+  std::string lines;
+  ClientConfig config;
+  config.api_url = service.url();
+  config.api_key = kKey;
+  config.http_log = [&](char direction, const std::string &line) {
+    std::lock_guard<std::mutex> guard(lines_mutex);
+    lines += std::string(1, direction) + " " + line + "\n";
+  };
+  RecordingEvents events;
+  GenerationJob job(config, GenerationRequest{}, events);
+  job.set_attach_task_id("echoed");
+  EXPECT_EQ(run_expecting_error(job).http_status, 404);
+  std::lock_guard<std::mutex> guard(lines_mutex);
+  EXPECT_NE(lines.find("> GET /api/v1/status/echoed"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("> Authorization: [REDACTED]"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("< X-Echo: Bearer [REDACTED]"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find(kKey), std::string::npos) << lines;
+}
+
 TEST(GenerationJobTransport, SelfSignedServiceIsRefusedUnlessSslStrictIsOff) {
   GTlsCertificate *certificate = self_signed_certificate();
   ASSERT_NE(certificate, nullptr);
