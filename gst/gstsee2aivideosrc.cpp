@@ -536,7 +536,7 @@ void GstSee2aiVideoSrcPrivate::on_download_started(size_t index,
   job_cond.notify_all();
 }
 
-// The `result` property follows the task: every answer of the service, then the final output.
+// The `result` property follows the task: each state change, then the final output.
 void GstSee2aiVideoSrcPrivate::set_result(const GstStructure *s) {
   {
     std::lock_guard<std::mutex> guard(lock);
