@@ -872,15 +872,19 @@ TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
                 static_cast<double>(src.pts[i - 1] + src.durations[i - 1]), 1000.0)
         << "gap at buffer " << i;
   // The mixer kept running while the clip was generated: it output frames before the first one
-  // of the clip, and its own timestamps have no hole.
+  // of the clip, and its timeline was never stalled. When an input misses its deadline (videotestsrc
+  // slowed down by valgrind on a loaded machine), a live compositor skips that output frame by
+  // design, so a few lone holes are its own; a source that held the mixer up would leave a long one,
+  // or many.
   ASSERT_FALSE(mix.pts.empty());
   EXPECT_LT(mix.pts.front(), src.pts.front());
-  // (Slowed down by valgrind on a loaded machine, compositor has been seen to give its first
-  // timestamp twice; a stall would show as a hole.)
+  const GstClockTime frame = GST_SECOND / 24;
   for (size_t i = 1; i < mix.pts.size(); ++i) {
     ASSERT_GE(mix.pts[i], mix.pts[i - 1]) << i;
-    ASSERT_LE(mix.pts[i] - mix.pts[i - 1], GST_SECOND / 24 + GST_MSECOND) << "hole at " << i;
+    ASSERT_LE(mix.pts[i] - mix.pts[i - 1], 3 * frame + GST_MSECOND) << "hole at " << i;
   }
+  const size_t spanned = (mix.pts.back() - mix.pts.front() + frame / 2) / frame + 1;
+  EXPECT_GE(mix.pts.size() * 100, spanned * 95) << mix.pts.size() << " of " << spanned << " frames";
   gboolean live = FALSE;
   GstClockTime min_latency = 0, max_latency = 0;
   GstElement *source = nullptr;
