@@ -162,7 +162,8 @@ void Downloader::download(const std::string &url, GrowingFile &file,
       throw ServiceError(failure_kind,
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
                          failure_status, {}, {}, failure_detail);
-    control_.sleep_or_throw(policy_.delay(failures, retry_after));
+    wait_to_retry(control_, policy_.delay(failures, retry_after),
+                  ServiceError(failure_kind, failure, failure_status, {}, {}, failure_detail));
   }
   writer.truncate_to(written);
   if (written > announced) file.advance(written);

@@ -104,12 +104,16 @@ ServiceError GenerationJob::Impl::finalize(ServiceError error) const {
   switch (control.stop_reason()) {
     case StopReason::Cancelled:
       return ServiceError(ErrorKind::Cancelled, "cancelled", 0, task_id, state_text);
-    case StopReason::DeadlinePassed:
-      return ServiceError(
-          ErrorKind::Timeout,
+    case StopReason::DeadlinePassed: {
+      std::string message =
           "no result within the timeout of " + std::to_string(config.timeout_s) + " s" +
-              (task_id.empty() ? std::string() : " (task " + task_id + ", state " + state + ")"),
-          0, task_id, state_text);
+          (task_id.empty() ? std::string() : " (task " + task_id + ", state " + state + ")");
+      // A failure that was being retried when the time ran out (a stop has kind Cancelled).
+      if (error.kind == ErrorKind::Cancelled)
+        return ServiceError(ErrorKind::Timeout, message, 0, task_id, state_text);
+      return ServiceError(ErrorKind::Timeout, scrub(message + "; the last attempt: " + error.what()),
+                          error.http_status, task_id, state_text, scrub(error.service_message));
+    }
     case StopReason::None:
       break;
   }

@@ -41,4 +41,8 @@ std::chrono::milliseconds RetryPolicy::delay(
   return std::chrono::milliseconds(static_cast<int64_t>(backoff * g_random_double_range(0.5, 1.0)));
 }
 
+void wait_to_retry(RunControl &control, std::chrono::milliseconds delay, const ServiceError &last) {
+  if (control.sleep_for(delay) != StopReason::None) throw last;
+}
+
 }  // namespace see2ai

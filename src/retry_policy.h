@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "run_control.h"
+#include "service_error.h"
+
 namespace see2ai {
 
 // Parses a Retry-After value: delta-seconds or an HTTP date (relative to the current time).
@@ -31,5 +34,10 @@ class RetryPolicy {
   std::chrono::milliseconds first_delay_;
   std::chrono::milliseconds max_delay_;
 };
+
+// Waits `delay` before retrying after the failure `last`. When the run stops meanwhile (cancelled,
+// or past its deadline), throws `last` itself: a timeout that ends the retries still tells what the
+// service said last.
+void wait_to_retry(RunControl &control, std::chrono::milliseconds delay, const ServiceError &last);
 
 }  // namespace see2ai

@@ -79,7 +79,8 @@ TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<Ta
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
                          failure_status, task_id, {}, failure_detail);
     g_debug("status poll failed (%s); retrying", failure.c_str());
-    control_.sleep_or_throw(policy.delay(failures, retry_after));
+    wait_to_retry(control_, policy.delay(failures, retry_after),
+                  ServiceError(failure_kind, failure, failure_status, task_id, {}, failure_detail));
     ++failures;
   }
 }

@@ -93,7 +93,9 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
                          failure + " (gave up after " + std::to_string(failures - 1) + " retries)",
                          failure_kind == ErrorKind::Busy ? 429 : 0, {}, {}, failure_detail);
     g_debug("submit not accepted (%s); retrying", failure.c_str());
-    control_.sleep_or_throw(policy.delay(failures, retry_after));
+    wait_to_retry(control_, policy.delay(failures, retry_after),
+                  ServiceError(failure_kind, failure, failure_kind == ErrorKind::Busy ? 429 : 0, {},
+                               {}, failure_detail));
   }
 }
 

@@ -533,6 +533,22 @@ TEST_P(StatusErrorForeverTest, FailsAfterTheRetriesWithTheServiceMessage_n) {
 
 INSTANTIATE_TEST_SUITE_P(Codes, StatusErrorForeverTest, ::testing::Values(500, 504));
 
+TEST_F(FaultTest, TimeoutWhileRetryingKeepsTheLastServiceMessage_n) {
+  server.add_faults(
+      R"([{"match":"submit","status":429,"times":-1,"body":"{\"detail\":\"tenant throttled\"}"}])");
+  ScannedRun scanned(
+      source(server, "retries=100 timeout=2 prompt=\"throttled\" ! appsink name=sink"));
+  scanned.run.play_to_end(20);  // a hang guard
+  expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ);
+  EXPECT_NE(scanned.run.bus.error_text.find("timeout"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_NE(scanned.run.bus.error_text.find("tenant throttled"), std::string::npos)
+      << scanned.run.bus.error_text;
+  EXPECT_EQ(details_status(scanned.run.bus), 429u);
+  EXPECT_EQ(details_field(scanned.run.bus, "service-message"), "tenant throttled");
+  EXPECT_GE(count_submits(server), 2u);
+}
+
 TEST_F(FaultTest, TheServicesOwnWarningsArePostedOnceEach) {
   // Advice the element cannot know by itself is posted as a warning; advice it gave already is
   // not repeated (force-asset-upload).

@@ -623,6 +623,24 @@ TEST_F(GenerationJobTest, StatusErrorsBeyondTheRetryBudgetFail) {
   EXPECT_FALSE(error.task_id.empty());
 }
 
+TEST_F(GenerationJobTest, TimeoutDuringRetriesTellsWhatTheServiceSaidLast) {
+  server_->add_faults(
+      R"([{"match":"status","status":503,"times":-1,"body":"{\"detail\":\"upstream exploded\"}"}])");
+  RecordingEvents events;
+  ClientConfig patient = config();
+  patient.retries = 1000;
+  patient.timeout_s = 2;
+  GenerationJob job(patient, request("503 until the timeout"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Timeout);
+  EXPECT_EQ(error.http_status, 503);
+  EXPECT_EQ(error.service_message, "upstream exploded");
+  EXPECT_FALSE(error.task_id.empty());
+  std::string message = error.what();
+  EXPECT_NE(message.find("timeout of 2 s"), std::string::npos) << message;
+  EXPECT_NE(message.find("upstream exploded"), std::string::npos) << message;
+}
+
 TEST_F(GenerationJobTest, RateLimitedSubmitIsRepeatedThenEndsBusy) {
   server_->add_faults(R"([{"match":"submit","status":429,"times":-1}])");
   ClientConfig few = config();
