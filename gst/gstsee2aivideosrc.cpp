@@ -792,12 +792,19 @@ void GstSee2aiVideoSrcPrivate::pad_loop(size_t index, GstPad *pad) {
   GstEvent *event = GST_EVENT_CAST(item);
   const bool last =
       GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE;
-  if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS && pad == video.pad) {
-    // A later result file in another format: the frames after this event have its layout.
+  if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
+    // A later result file in another format: the stream in the collection describes it from now
+    // on, and the video frames after this event have its layout.
     GstCaps *caps = nullptr;
     gst_event_parse_caps(event, &caps);
-    gst_video_info_from_caps(&video.pad_video_info, caps);
-    video.allocation_known = false;
+    if (GstStream *stream = gst_pad_get_stream(pad)) {
+      gst_stream_set_caps(stream, caps);
+      gst_object_unref(stream);
+    }
+    if (pad == video.pad) {
+      gst_video_info_from_caps(&video.pad_video_info, caps);
+      video.allocation_known = false;
+    }
   }
   gst_pad_push_event(pad, event);
   if (last) gst_pad_pause_task(pad);

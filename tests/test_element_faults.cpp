@@ -905,6 +905,25 @@ TEST_F(FaultTest, SeveralResultFilesPlayAsOneStreamWithTheirOwnCaps) {
                                    pts <= video.pts[second] + 1000;
                           }))
       << "no sound starts with the second file's picture at " << video.pts[second];
+  // The video stream (the one in the stream collection) now describes the second file.
+  GstElement *src = scanned.run.by_name("s");
+  ASSERT_NE(src, nullptr);
+  GstPad *pad = gst_element_get_static_pad(src, "video");
+  gst_object_unref(src);
+  ASSERT_NE(pad, nullptr);
+  GstStream *stream = gst_pad_get_stream(pad);
+  gst_object_unref(pad);
+  ASSERT_NE(stream, nullptr);
+  GstCaps *caps = gst_stream_get_caps(stream);
+  gst_object_unref(stream);
+  ASSERT_NE(caps, nullptr);
+  int width = 0, height = 0;
+  const GstStructure *described = gst_caps_get_structure(caps, 0);
+  EXPECT_TRUE(gst_structure_get_int(described, "width", &width));
+  EXPECT_TRUE(gst_structure_get_int(described, "height", &height));
+  gst_caps_unref(caps);
+  EXPECT_EQ(width, video.last_width);
+  EXPECT_EQ(height, video.last_height);
   scanned.expect_no_key();
 }
 
