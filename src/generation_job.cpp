@@ -111,8 +111,9 @@ ServiceError GenerationJob::Impl::finalize(ServiceError error) const {
       // A failure that was being retried when the time ran out (a stop has kind Cancelled).
       if (error.kind == ErrorKind::Cancelled)
         return ServiceError(ErrorKind::Timeout, message, 0, task_id, state_text);
-      return ServiceError(ErrorKind::Timeout, scrub(message + "; the last attempt: " + error.what()),
-                          error.http_status, task_id, state_text, scrub(error.service_message));
+      return ServiceError(ErrorKind::Timeout,
+                          scrub(message + "; the last attempt: " + error.what()), error.http_status,
+                          task_id, state_text, scrub(error.service_message));
     }
     case StopReason::None:
       break;

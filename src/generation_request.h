@@ -1,5 +1,6 @@
 // GenerationRequest: every input field of see2ai_video_generation_v1 with its contract defaults.
-// The validation rules live here once, shared by the element (before spending) and the dev server (400s).
+// The validation rules live here once, shared by the element (before spending) and the dev server
+// (400s).
 #pragma once
 
 #include <optional>
@@ -26,8 +27,8 @@ struct GenerationRequest {
   std::vector<std::string> audio_urls;
   std::optional<std::string> first_frame_url;
   std::optional<std::string> last_frame_url;
-  int duration = 5;                    // 4..15, or -1: the model decides
-  std::string resolution = "720p";     // 720p | 480p
+  int duration = 5;                       // 4..15, or -1: the model decides
+  std::string resolution = "720p";        // 720p | 480p
   std::string aspect_ratio = "adaptive";  // adaptive 16:9 9:16 1:1 21:9 4:3 3:4
   bool watermark = false;
   bool generate_audio = true;

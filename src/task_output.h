@@ -9,7 +9,15 @@
 
 namespace see2ai {
 
-enum class TaskState { Queued, Running, Pending /* unknown string: still in progress */, Succeeded, Failed, Cancelled, Expired };
+enum class TaskState {
+  Queued,
+  Running,
+  Pending,  // an unknown string: still in progress
+  Succeeded,
+  Failed,
+  Cancelled,
+  Expired
+};
 
 // Case-insensitive: success|succeeded|completed|done -> Succeeded; failed|failure|error -> Failed;
 // cancelled|canceled -> Cancelled; expired -> Expired; queued; running; anything else -> Pending.

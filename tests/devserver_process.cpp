@@ -28,9 +28,15 @@ std::string make_temp_dir(const char *prefix) {
 
 DevServerProcess::DevServerProcess(DevServerArgs args) {
   dir_ = make_temp_dir("devserver");
-  std::vector<std::string> argv = {devserver_binary(), "--port", "0", "--latency-ms",
-                                   std::to_string(args.latency_ms), "--output-dir", dir_,
-                                   "--log", dir_ + "/requests.jsonl"};
+  std::vector<std::string> argv = {devserver_binary(),
+                                   "--port",
+                                   "0",
+                                   "--latency-ms",
+                                   std::to_string(args.latency_ms),
+                                   "--output-dir",
+                                   dir_,
+                                   "--log",
+                                   dir_ + "/requests.jsonl"};
   for (const auto &key : args.keys) {
     argv.push_back("--key");
     argv.push_back(key);

@@ -23,7 +23,7 @@ class DevServerProcess {
   DevServerProcess(const DevServerProcess &) = delete;
   DevServerProcess &operator=(const DevServerProcess &) = delete;
 
-  const std::string &url() const { return url_; }   // http://127.0.0.1:PORT
+  const std::string &url() const { return url_; }  // http://127.0.0.1:PORT
   const std::string &output_dir() const { return dir_; }
   GPid pid() const { return pid_; }
 

@@ -872,10 +872,10 @@ TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
                 static_cast<double>(src.pts[i - 1] + src.durations[i - 1]), 1000.0)
         << "gap at buffer " << i;
   // The mixer kept running while the clip was generated: it output frames before the first one
-  // of the clip, and its timeline was never stalled. When an input misses its deadline (videotestsrc
-  // slowed down by valgrind on a loaded machine), a live compositor skips that output frame by
-  // design, so a few lone holes are its own; a source that held the mixer up would leave a long one,
-  // or many.
+  // of the clip, and its timeline was never stalled. When an input misses its deadline
+  // (videotestsrc slowed down by valgrind on a loaded machine), a live compositor skips that output
+  // frame by design, so a few lone holes are its own; a source that held the mixer up would leave a
+  // long one, or many.
   ASSERT_FALSE(mix.pts.empty());
   EXPECT_LT(mix.pts.front(), src.pts.front());
   const GstClockTime frame = GST_SECOND / 24;
