@@ -113,10 +113,13 @@ struct JsonFieldReader {
   JsonObject *object;
   std::optional<FieldError> error;
 
-  JsonNode *member(const char *name) {
+  // Null counts as absent, except for the two fields whose schema has no null (model_name, sync).
+  JsonNode *member(const char *name, bool nullable = true) {
     if (error || !json_object_has_member(object, name)) return nullptr;
     JsonNode *node = json_object_get_member(object, name);
-    return JSON_NODE_HOLDS_NULL(node) ? nullptr : node;
+    if (!JSON_NODE_HOLDS_NULL(node)) return node;
+    if (!nullable) fail(name, "must not be null");
+    return nullptr;
   }
 
   void fail(const char *field, const std::string &rule) {
@@ -159,8 +162,8 @@ struct JsonFieldReader {
   }
 
   // The service page's own example sends every value as a string, so "true"/"false" are accepted.
-  void read_bool(const char *name, bool &out) {
-    JsonNode *node = member(name);
+  void read_bool(const char *name, bool &out, bool nullable = true) {
+    JsonNode *node = member(name, nullable);
     if (!node) return;
     GType type = json_node_get_value_type(node);
     if (type == G_TYPE_BOOLEAN) {
@@ -178,7 +181,7 @@ struct JsonFieldReader {
         return;
       }
     }
-    fail(name, "must be true, false or null");
+    fail(name, nullable ? "must be true, false or null" : "must be true or false");
   }
 
   // Integers, integral numbers (5.0) and strings holding an integer ("5", as in the page's
@@ -212,10 +215,10 @@ struct JsonFieldReader {
   }
 
   void read_model(Model &out) {
-    JsonNode *node = member("model_name");
+    JsonNode *node = member("model_name", false);
     if (!node) return;
     if (json_node_get_value_type(node) != G_TYPE_STRING)
-      return fail("model_name", "must be a string or null");
+      return fail("model_name", "must be a string");
     std::string id = json_node_get_string(node);
     std::optional<Model> model = model_from_id(id);
     if (!model) {
@@ -424,7 +427,7 @@ ParsedRequest parse_request_json(const std::string &body) {
   reader.read_bool("generate_audio", request.generate_audio);
   reader.read_bool("enable_web_search", request.enable_web_search);
   reader.read_bool("force_asset_upload", request.force_asset_upload);
-  reader.read_bool("sync", request.sync);
+  reader.read_bool("sync", request.sync, false);
   // resolution and aspect_ratio are enums on the wire: an unknown value is reported here too.
   if (!reader.error) reader.error = check_resolution(request.resolution);
   if (!reader.error) reader.error = check_aspect_ratio(request.aspect_ratio);

@@ -390,6 +390,8 @@ TEST_F(DevServerTest, RejectsEachBadFieldWith400NamingIt) {
        R"({"prompt":"p","first_frame_url":")" + server.url() + R"(/_dev/tenants"})",
        "first_frame_url"},
       {"duration of the wrong type", R"({"prompt":"p","duration":"five"})", "duration"},
+      {"null model (its schema has no null)", R"({"prompt":"p","model_name":null})", "model_name"},
+      {"null sync (its schema has no null)", R"({"prompt":"p","sync":null})", "sync"},
   };
   for (const auto &bad : cases) {
     SCOPED_TRACE(bad.name);

@@ -566,11 +566,20 @@ TEST(ParseRequest, EmptyObjectTakesContractDefaults) {
 
 TEST(ParseRequest, NullsTakeContractDefaults) {
   ParsedRequest parsed = parse_request_json(
-      R"({"model_name":null,"prompt":null,"non_face_image_urls":null,"video_url":null,
+      R"({"prompt":null,"non_face_image_urls":null,"video_url":null,
           "duration":null,"resolution":null,"aspect_ratio":null,"watermark":null,
-          "generate_audio":null,"enable_web_search":null,"force_asset_upload":null,"sync":null})");
+          "generate_audio":null,"enable_web_search":null,"force_asset_upload":null})");
   ASSERT_FALSE(parsed.error.has_value()) << parsed.error->message;
   expect_same_request(parsed.request, GenerationRequest{});
+}
+
+TEST(ParseRequest, NullWhereTheSchemaHasNoNull_n) {
+  // model_name is "type": "string" and sync "type": "boolean", without the null the others allow.
+  expect_parse_error(R"({"prompt":"x","model_name":null})", "model_name");
+  expect_parse_error(R"({"prompt":"x","sync":null})", "sync");
+  ParsedRequest parsed = parse_request_json(R"({"prompt":"x","sync":null})");
+  ASSERT_TRUE(parsed.error.has_value());
+  EXPECT_EQ(parsed.error->message, "sync: must not be null");
 }
 
 TEST(ParseRequest, UnknownKeysAreIgnored) {
