@@ -131,6 +131,31 @@ bool is_servable_name(const std::string &name) {
          name.find('\\') == std::string::npos;
 }
 
+// The upstream engine's limits for reference images (API-NOTES, upstream facts): 300..6000 px per
+// side, width/height 0.4..2.5.
+void check_reference_image(const RgbImage &image) {
+  const bool sides_fit =
+      image.width >= 300 && image.width <= 6000 && image.height >= 300 && image.height <= 6000;
+  const double aspect = static_cast<double>(image.width) / image.height;
+  if (!sides_fit || aspect < 0.4 || aspect > 2.5)
+    throw std::runtime_error("it is " + std::to_string(image.width) + "x" +
+                             std::to_string(image.height) +
+                             "; each side must be 300..6000 px and width/height 0.4..2.5");
+}
+
+// A sync submit's 504: the task took longer than the service waits, and goes on.
+std::string sync_timeout_json(const std::string &task_id) {
+  JsonBuilder *builder = json_builder_new();
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, "detail");
+  json_builder_add_string_value(builder,
+                                "the task took longer than the service waits; poll its status");
+  json_builder_set_member_name(builder, "task_id");
+  json_builder_add_string_value(builder, task_id.c_str());
+  json_builder_end_object(builder);
+  return builder_to_text(builder);
+}
+
 std::string error_detail_json(const std::string &field, const std::string &message) {
   JsonBuilder *builder = json_builder_new();
   json_builder_begin_object(builder);
@@ -262,6 +287,7 @@ struct DevServer::Impl {
   void start_task(SoupServerMessage *message, AcceptedSubmit submit, bool paused);
   void enter_running(const std::string &task_id);
   void try_finish(const std::string &task_id);
+  void end_sync_wait(const std::string &task_id, SoupServerMessage *message);
   void finish(Task &task, TaskState state, std::optional<std::string> error_message);
   std::string output_json(const Task &task, const std::optional<FaultRule> &fault);
 };
@@ -447,6 +473,7 @@ void DevServer::Impl::fetch_reference_frames(SoupServerMessage *message, Accepte
       if (!*url) continue;
       try {
         RgbImage image = decode_image(fetch_url(**url, FetchLimits{}, stopping));
+        check_reference_image(image);
         (std::string(field) == "first_frame_url" ? shared->first_frame : shared->last_frame) =
             std::move(image);
       } catch (const std::exception &e) {
@@ -523,15 +550,7 @@ void DevServer::Impl::start_task(SoupServerMessage *message, AcceptedSubmit subm
     return;
   }
   if (submit.fault && submit.fault->sync_timeout) {
-    JsonBuilder *builder = json_builder_new();
-    json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "detail");
-    json_builder_add_string_value(builder,
-                                  "the task took longer than the service waits; poll its status");
-    json_builder_set_member_name(builder, "task_id");
-    json_builder_add_string_value(builder, id.c_str());
-    json_builder_end_object(builder);
-    send(message, json_answer(504, builder_to_text(builder)), submit.fault, paused);
+    send(message, json_answer(504, sync_timeout_json(id)), submit.fault, paused);
     return;
   }
   if (!paused) {
@@ -539,6 +558,30 @@ void DevServer::Impl::start_task(SoupServerMessage *message, AcceptedSubmit subm
     g_signal_connect(message, "disconnected", G_CALLBACK(on_client_gone), nullptr);
   }
   sync_waiters[id].push_back(SyncWaiter{MessageRef(message), submit.fault});
+  if (options.sync_wait_ms > 0)
+    run_after(context, options.sync_wait_ms, [this, id, message] { end_sync_wait(id, message); });
+}
+
+// The gateway's own limit on a sync submit: a task still going after sync_wait_ms is answered 504
+// with its task_id, and goes on. (`message` is only compared: the waiter list holds its ref.)
+void DevServer::Impl::end_sync_wait(const std::string &task_id, SoupServerMessage *message) {
+  auto waiting = sync_waiters.find(task_id);
+  if (waiting == sync_waiters.end()) return;
+  std::optional<SyncWaiter> ended;
+  std::vector<SyncWaiter> kept;
+  for (SyncWaiter &waiter : waiting->second) {
+    if (!ended && waiter.message.get() == message)
+      ended.emplace(std::move(waiter));
+    else
+      kept.push_back(std::move(waiter));
+  }
+  if (!ended) return;
+  if (kept.empty())
+    sync_waiters.erase(waiting);
+  else
+    waiting->second = std::move(kept);
+  if (g_object_get_data(G_OBJECT(message), kGoneKey)) return;
+  send(message, json_answer(504, sync_timeout_json(task_id)), ended->fault, true);
 }
 
 void DevServer::Impl::enter_running(const std::string &task_id) {

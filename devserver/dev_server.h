@@ -19,6 +19,7 @@ struct DevServerOptions {
   int port = 0;                  // 0: pick a free one
   std::vector<Tenant> tenants;   // accepted keys and their balance
   int latency_ms = 3000;         // queued -> running -> succeeded over this long
+  int sync_wait_ms = 0;          // a sync submit still going after this long: 504 (0: no limit)
   std::string output_dir;        // rendered clips; created if missing
   std::string log_path;          // JSON lines request log; empty: memory only
   std::string public_url;        // base of result_urls; empty: http://host:port

@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
   gint port = 0;
   gchar **keys = nullptr;
   gint latency_ms = 3000;
+  gint sync_wait_ms = 0;
   gchar *output_dir = nullptr;
   gchar *log_path = nullptr;
   gchar *public_url = nullptr;
@@ -71,6 +72,10 @@ int main(int argc, char **argv) {
        "An accepted API key and its token balance (repeatable)", "KEY:BALANCE"},
       {"latency-ms", 0, 0, G_OPTION_ARG_INT, &latency_ms,
        "How long a task takes from queued to its end (default 3000)", "MS"},
+      {"sync-wait-ms", 0, 0, G_OPTION_ARG_INT, &sync_wait_ms,
+       "How long a sync submit is held before a 504 that names the task (default 0: until the "
+       "task ends)",
+       "MS"},
       {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &output_dir,
        "Where rendered clips go (default: a new temporary directory)", "DIR"},
       {"log", 0, 0, G_OPTION_ARG_FILENAME, &log_path, "Request log file (JSON lines)",
@@ -103,6 +108,8 @@ int main(int argc, char **argv) {
     if (options.tenants.empty()) throw std::invalid_argument("give at least one --key KEY:BALANCE");
     if (latency_ms < 0) throw std::invalid_argument("--latency-ms wants a value >= 0");
     options.latency_ms = latency_ms;
+    if (sync_wait_ms < 0) throw std::invalid_argument("--sync-wait-ms wants a value >= 0");
+    options.sync_wait_ms = sync_wait_ms;
     if (output_dir) options.output_dir = output_dir;
     if (log_path) options.log_path = log_path;
     if (public_url) options.public_url = public_url;

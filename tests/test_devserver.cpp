@@ -594,6 +594,26 @@ TEST_F(DevServerTest, FirstAndLastFrameImagesAreHonoured) {
   EXPECT_GT(last[2], 200);
 }
 
+TEST_F(DevServerTest, ReferenceImagesOutsideTheEnginesLimitsAre400NamingTheField) {
+  DevServerProcess server;
+  write_file(server.output_dir() + "/small.png", encode_png(solid_image(299, 400, 9, 9, 9)));
+  write_file(server.output_dir() + "/wide.png", encode_png(solid_image(1300, 500, 9, 9, 9)));
+  write_file(server.output_dir() + "/edge.png", encode_png(solid_image(300, 750, 9, 9, 9)));
+  const std::string files = server.url() + "/files/";
+  Reply small =
+      submit(server.url(), R"({"prompt":"p","first_frame_url":")" + files + "small.png\"}");
+  EXPECT_EQ(small.status, 400) << small.body;
+  EXPECT_EQ(string_member(small.body, "field"), "first_frame_url");
+  EXPECT_NE(string_member(small.body, "detail").find("299x400"), std::string::npos) << small.body;
+  Reply wide = submit(server.url(), R"({"prompt":"p","last_frame_url":")" + files + "wide.png\"}");
+  EXPECT_EQ(wide.status, 400) << wide.body;
+  EXPECT_EQ(string_member(wide.body, "field"), "last_frame_url");
+  // 300 px and an aspect of exactly 0.4 are inside.
+  Reply edge = submit(server.url(),
+                      R"({"prompt":"p","sync":false,"first_frame_url":")" + files + "edge.png\"}");
+  EXPECT_EQ(edge.status, 200) << edge.body;
+}
+
 TEST_F(DevServerTest, ReferenceImageFetchIsBoundedInRedirectsAndSize) {
   DevServerProcess server;
   write_file(server.output_dir() + "/huge.png", std::vector<uint8_t>(21 * 1024 * 1024, 0));
@@ -877,6 +897,29 @@ TEST_F(DevServerTest, FaultSyncTimeoutAnswers504WithATaskThatGoesOn) {
   follow(server.url(), id, &done);
   EXPECT_EQ(done.state, TaskState::Succeeded);
   EXPECT_EQ(tenants(server.url())[0].balance, 100000000 - done.total_tokens);
+}
+
+TEST_F(DevServerTest, SyncSubmitHeldPastTheSyncWaitIs504WithATaskThatGoesOn) {
+  DevServerArgs args;
+  args.latency_ms = 2000;
+  args.extra = {"--sync-wait-ms", "300"};
+  DevServerProcess server(args);
+  Reply reply = submit(server.url(), R"({"prompt":"p","duration":4,"resolution":"480p"})");
+  EXPECT_EQ(reply.status, 504) << reply.body;
+  std::string id = string_member(reply.body, "task_id");
+  ASSERT_FALSE(id.empty()) << reply.body;
+  TaskOutput done;
+  follow(server.url(), id, &done);
+  EXPECT_EQ(done.state, TaskState::Succeeded);
+  EXPECT_EQ(tenants(server.url())[0].balance, 100000000 - done.total_tokens);
+  // A task that ends within the wait is answered as usual.
+  DevServerArgs quick_args;
+  quick_args.latency_ms = 100;
+  quick_args.extra = {"--sync-wait-ms", "20000"};
+  DevServerProcess quick(quick_args);
+  Reply answered = submit(quick.url(), R"({"prompt":"p","duration":4,"resolution":"480p"})");
+  EXPECT_EQ(answered.status, 200) << answered.body;
+  EXPECT_EQ(string_member(answered.body, "state"), "succeeded");
 }
 
 TEST_F(DevServerTest, FaultRateAndRedirectStillDeliverTheFile) {
