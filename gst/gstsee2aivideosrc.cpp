@@ -406,6 +406,11 @@ std::string property_name_for_field(const std::string &field) {
   return name;
 }
 
+// The state as the service spelled it (`state` gives the element's reading of it).
+const char *service_state(const TaskOutput &output) {
+  return output.state_text.empty() ? see2ai::state_name(output.state) : output.state_text.c_str();
+}
+
 GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
   GValue urls = G_VALUE_INIT;
   GValue warnings = G_VALUE_INIT;
@@ -433,6 +438,7 @@ GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
       G_TYPE_INT64, output.provider_config_id.value_or(-1), "error-message", G_TYPE_STRING,
       output.error_message ? output.error_message->c_str() : nullptr, "from-cache", G_TYPE_BOOLEAN,
       from_cache, nullptr);
+  gst_structure_set(s, "service-state", G_TYPE_STRING, service_state(output), nullptr);
   gst_structure_take_value(s, "result-urls", &urls);
   gst_structure_take_value(s, "warnings", &warnings);
   return s;
@@ -488,7 +494,7 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
                   elapsed_ms / 1000.0);
   {
     std::lock_guard<std::mutex> guard(lock);
-    last_state = output.state_text.empty() ? state : output.state_text;
+    last_state = service_state(output);
   }
   GstStructure *answer = result_structure(output, from_cache);
   set_result(answer);
@@ -502,7 +508,8 @@ void GstSee2aiVideoSrcPrivate::on_state(const TaskOutput &output, int64_t elapse
       gst_message_new_element(
           GST_OBJECT(src),
           gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(),
-                            "state", G_TYPE_STRING, state, "elapsed-ms", G_TYPE_INT64,
+                            "state", G_TYPE_STRING, state, "service-state", G_TYPE_STRING,
+                            service_state(output), "elapsed-ms", G_TYPE_INT64,
                             static_cast<gint64>(elapsed_ms), "from-cache", G_TYPE_BOOLEAN,
                             from_cache, nullptr)));
 }

@@ -663,6 +663,13 @@ TEST_F(FaultTest, UnknownStateTextCountsAsInProgress) {
   expect_whole_clip(scanned);
   auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
   EXPECT_GE(polls.size(), 4u);
+  // The task messages say both: the element's reading and the service's own word.
+  bool seen = false;
+  for (const GstStructure *message : scanned.run.bus.element_messages)
+    if (gst_structure_has_name(message, "see2ai-task") &&
+        g_strcmp0(gst_structure_get_string(message, "state"), "pending") == 0)
+      seen = g_strcmp0(gst_structure_get_string(message, "service-state"), "Processing") == 0;
+  EXPECT_TRUE(seen) << "no see2ai-task message with state pending and service-state Processing";
 }
 
 class GarbledStatusTest : public FaultTest, public ::testing::WithParamInterface<const char *> {};
