@@ -885,13 +885,12 @@ TEST_F(DevServerTest, FaultWarningsAreAddedToTheTasksOwnAdvice) {
   EXPECT_NE(body.find("needs"), std::string::npos) << body;
 }
 
-TEST_F(DevServerTest, FaultSyncTimeoutAnswers504WithATaskThatGoesOn) {
-  DevServerProcess server;
-  server.add_faults(R"([{"match":"submit","sync_timeout":true}])");
+// A sync submit answered 504 naming its task, which then succeeds and is charged once.
+void expect_504_with_a_task_that_goes_on(DevServerProcess &server) {
   Reply reply = submit(server.url(), R"({"prompt":"p","duration":4,"resolution":"480p"})");
-  EXPECT_EQ(reply.status, 504);
+  EXPECT_EQ(reply.status, 504) << reply.body;
   std::string id = string_member(reply.body, "task_id");
-  ASSERT_FALSE(id.empty());
+  ASSERT_FALSE(id.empty()) << reply.body;
   EXPECT_FALSE(string_member(reply.body, "detail").empty());
   TaskOutput done;
   follow(server.url(), id, &done);
@@ -899,24 +898,24 @@ TEST_F(DevServerTest, FaultSyncTimeoutAnswers504WithATaskThatGoesOn) {
   EXPECT_EQ(tenants(server.url())[0].balance, 100000000 - done.total_tokens);
 }
 
-TEST_F(DevServerTest, SyncSubmitHeldPastTheSyncWaitIs504WithATaskThatGoesOn) {
+TEST_F(DevServerTest, FaultSyncTimeoutAnswers504WithATaskThatGoesOn) {
+  DevServerProcess server;
+  server.add_faults(R"([{"match":"submit","sync_timeout":true}])");
+  expect_504_with_a_task_that_goes_on(server);
+}
+
+DevServerArgs with_sync_wait(int latency_ms, const char *sync_wait_ms) {
   DevServerArgs args;
-  args.latency_ms = 2000;
-  args.extra = {"--sync-wait-ms", "300"};
-  DevServerProcess server(args);
-  Reply reply = submit(server.url(), R"({"prompt":"p","duration":4,"resolution":"480p"})");
-  EXPECT_EQ(reply.status, 504) << reply.body;
-  std::string id = string_member(reply.body, "task_id");
-  ASSERT_FALSE(id.empty()) << reply.body;
-  TaskOutput done;
-  follow(server.url(), id, &done);
-  EXPECT_EQ(done.state, TaskState::Succeeded);
-  EXPECT_EQ(tenants(server.url())[0].balance, 100000000 - done.total_tokens);
+  args.latency_ms = latency_ms;
+  args.extra = {"--sync-wait-ms", sync_wait_ms};
+  return args;
+}
+
+TEST_F(DevServerTest, SyncSubmitHeldPastTheSyncWaitIs504WithATaskThatGoesOn) {
+  DevServerProcess server(with_sync_wait(2000, "300"));
+  expect_504_with_a_task_that_goes_on(server);
   // A task that ends within the wait is answered as usual.
-  DevServerArgs quick_args;
-  quick_args.latency_ms = 100;
-  quick_args.extra = {"--sync-wait-ms", "20000"};
-  DevServerProcess quick(quick_args);
+  DevServerProcess quick(with_sync_wait(100, "20000"));
   Reply answered = submit(quick.url(), R"({"prompt":"p","duration":4,"resolution":"480p"})");
   EXPECT_EQ(answered.status, 200) << answered.body;
   EXPECT_EQ(string_member(answered.body, "state"), "succeeded");
