@@ -458,6 +458,8 @@ std::pair<GQuark, gint> gst_error_for(ErrorKind kind) {
     case ErrorKind::Read:
     case ErrorKind::Timeout:
       return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ};
+    case ErrorKind::NoSpace:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT};
     case ErrorKind::BadMedia:
       return {GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX};
     case ErrorKind::Failed:
