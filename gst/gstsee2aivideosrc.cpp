@@ -54,9 +54,9 @@ static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event);
 // talks to JobMessages and hands files to the ClipPlaylist), the decoding task's (files to frames
 // to the pads' queues), and one streaming task per pad (OutputPads).
 // Locks, outermost first: decode_lock (the decoding task's stream lock, also held by a seek while
-// it moves the decoder) -> settings_lock -> the private locks of ClipPlaylist (which cancels the
-// GrowingFiles under it), JobMessages, OutputPads and PadQueues. None of those calls out while
-// holding its own, so they never nest in one another.
+// it moves the decoder) -> settings_lock -> the private locks of ClipPlaylist, JobMessages,
+// OutputPads and PadQueues. Under its own lock none of these calls into another or into the
+// element (only into GrowingFile, the clock or reference counts), so they never nest.
 struct GstSee2aiVideoSrcPrivate {
   explicit GstSee2aiVideoSrcPrivate(GstSee2aiVideoSrc *owner)
       : src(owner),
@@ -315,7 +315,12 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
       return;
     }
     // A download that failed for good shows up here as a read error: report the job's cause.
-    if (auto failure = playlist.failure_behind_media_error()) {
+    std::optional<see2ai::ServiceError> failure = playlist.failure_behind_media_error();
+    if (playlist.state() == RunState::Stopped) {
+      finish(GST_FLOW_FLUSHING);  // stopped while waiting for the job: not a failure
+      return;
+    }
+    if (failure) {
       messages.post_service_error(*failure, ERROR_SITE);
     } else {
       messages.post_error(GST_STREAM_ERROR,

@@ -80,6 +80,9 @@ void OutputPads::start(bool live, const std::string &title) {
   audio_ = Pad();
   video_format_ = {};
   audio_format_ = {};
+  sent_video_info_ = {};
+  copy_frames_ = false;
+  allocation_known_ = false;
   queues_.set_flushing(false);
   std::lock_guard<std::mutex> guard(gate_lock_);
   stopping_ = false;
@@ -92,6 +95,7 @@ void OutputPads::set_stopping() {
     stopping_ = true;
   }
   gate_cond_.notify_all();
+  unschedule_clock_waits();
 }
 
 void OutputPads::remove() {
@@ -140,7 +144,7 @@ template <typename Stream, typename Info>
 void OutputPads::announce(Pad &out, Format<Stream, Info> &format, const Stream &stream) {
   GstCaps *caps = caps_for(format.stream, format.info, stream);
   if (!caps) return;
-  GST_INFO_OBJECT(element_, "caps now %" GST_PTR_FORMAT, caps);
+  GST_INFO_OBJECT(element_, "%s caps now %" GST_PTR_FORMAT, kind_name(&format.info), caps);
   queues_.push(out.queue, GST_MINI_OBJECT_CAST(gst_event_new_caps(caps)));
   gst_caps_unref(caps);
 }
@@ -398,7 +402,7 @@ bool OutputPads::wait_for_running_time(size_t index, GstClockTime running_time) 
     bool still_playing;
     {
       std::lock_guard<std::mutex> guard(gate_lock_);
-      still_playing = playing_;
+      still_playing = playing_ && !stopping_;
     }
     // Unscheduled before or during the wait (pause, stop): the wait returns UNSCHEDULED.
     GstClockReturn ret = still_playing ? gst_clock_id_wait(id, nullptr) : GST_CLOCK_UNSCHEDULED;

@@ -128,6 +128,7 @@ bool ClipPlaylist::finish_file() {
   if (state_ == RunState::Stopped) return true;  // next() says so
   ++index_;
   if (!job_done_ || index_ < files_.size()) return true;
+  if (job_error_) return true;  // next() reports it: a failed job ends even a loop
   if (loop_ && !files_.empty()) {
     index_ = 0;
     return true;
@@ -163,11 +164,6 @@ void ClipPlaylist::rewind() {
 RunState ClipPlaylist::state() const {
   std::lock_guard<std::mutex> guard(mutex_);
   return state_;
-}
-
-size_t ClipPlaylist::index() const {
-  std::lock_guard<std::mutex> guard(mutex_);
-  return index_;
 }
 
 }  // namespace see2ai

@@ -77,7 +77,6 @@ class ClipPlaylist {
   void rewind();
 
   RunState state() const;
-  size_t index() const;
 
  private:
   mutable std::mutex mutex_;

@@ -3,7 +3,7 @@
 // picture; a seek restarts the time at its target; a segment stop ends the output; the position is
 // the end of what was stamped last; live output is shifted by the running time of the first
 // buffer. Plain arithmetic in nanoseconds, driven by the decoding thread; position() and
-// duration() may be read from any thread.
+// clip_duration() may be read from any thread.
 #pragma once
 
 #include <atomic>

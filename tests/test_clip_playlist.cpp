@@ -141,7 +141,6 @@ TEST(ClipPlaylist, LoopingWrapsWhenTheFileEndedJustBeforeTheJob) {
   EXPECT_EQ(next.kind, Kind::File);
   EXPECT_EQ(next.file, file);
   EXPECT_EQ(next.index, 0u);
-  EXPECT_EQ(playlist.index(), 0u);
 }
 
 TEST(ClipPlaylist, AFailedJobIsReportedOnceAndEndsTheRun) {
@@ -218,6 +217,31 @@ TEST(ClipPlaylist, TheJobsFailureExplainsAMediaErrorOfAFailedDownload) {
   EXPECT_EQ(failure->kind, ErrorKind::Read);
 }
 
+TEST(ClipPlaylist, AStopWakesTheWaitForTheFailureBehindAMediaError) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto file = growing_file("1.mp4");
+  playlist.file_started(0, file);
+  playlist.next();
+  file->fail("connection reset");
+  std::thread stopper([&] { playlist.stop(); });
+  std::optional<ServiceError> failure = playlist.failure_behind_media_error();
+  stopper.join();
+  EXPECT_FALSE(failure.has_value()) << "the job has not ended";
+  EXPECT_EQ(playlist.state(), RunState::Stopped);
+}
+
+TEST(ClipPlaylist, AFailedJobEndsEvenALoop) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  playlist.file_started(0, whole_file("1.mp4"));
+  playlist.next();
+  playlist.job_failed(ServiceError(ErrorKind::Read, "second download cut"));
+  EXPECT_TRUE(playlist.finish_file());
+  EXPECT_EQ(playlist.next().kind, Kind::Failed) << "the first file does not loop silently";
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+}
+
 TEST(ClipPlaylist, AMediaErrorOfAWholeFileHasNoFailureBehindIt) {
   ClipPlaylist playlist;
   playlist.start(false);
@@ -255,8 +279,9 @@ TEST(ClipPlaylist, RewindPlaysTheFirstFileAgainAfterTheEnd) {
   EXPECT_EQ(playlist.state(), RunState::Ended);
   playlist.rewind();
   EXPECT_EQ(playlist.state(), RunState::Streaming);
-  EXPECT_EQ(playlist.index(), 0u);
-  EXPECT_EQ(playlist.next().file, file);
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.file, file);
+  EXPECT_EQ(next.index, 0u);
 }
 
 TEST(ClipPlaylist, ForgetsItsFilesSoTemporaryOnesCanGo) {
