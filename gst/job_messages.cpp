@@ -172,10 +172,13 @@ void JobMessages::post_stopped_before_clip(const ErrorSite &site) {
              local_error("Stopped before the clip was ready" +
                          (task.empty() ? std::string() : ": task " + task)),
              site,
-             resumable_ ? "the task goes on at the service; running the same request again "
-                          "resumes it without a second charge"
-                        : "the task goes on at the service; set task-id to it to play it "
-                          "without a second charge (cache-mode=off keeps no journal)");
+             task.empty() && resumable_
+                 ? "no task was known yet: if the submit reached the service, running the same "
+                   "request again says so instead of paying twice"
+             : resumable_ ? "the task goes on at the service; running the same request again "
+                            "resumes it without a second charge"
+                          : "the task goes on at the service; set task-id to it to play it "
+                            "without a second charge (cache-mode=off keeps no journal)");
 }
 
 void JobMessages::post_progress(GstProgressType type, const std::string &text) {
