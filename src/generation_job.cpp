@@ -326,6 +326,15 @@ TaskOutput GenerationJob::Impl::refetch(HttpTransport &transport,
   remember_task(refetch_task_id, true);
   try {
     return follow(transport, std::nullopt, true);
+  } catch (const ServiceError &e) {
+    // Only the task's final state (failed, expired, no result) says it has no clip to give.
+    if (e.http_status != 200 || e.state.empty()) throw;
+    throw ServiceError(
+        e.kind,
+        std::string(e.what()) +
+            ": the cached clip of this request is missing or damaged and cannot be "
+            "fetched again; cache-mode=refresh generates it anew (and is paid again)",
+        e.http_status, e.task_id, e.state, e.service_message);
   } catch (const TaskUnknown &) {
     throw ServiceError(ErrorKind::Failed,
                        "the cached clip of this request is missing or damaged and the service no "

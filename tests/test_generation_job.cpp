@@ -1430,24 +1430,36 @@ INSTANTIATE_TEST_SUITE_P(Damages, DamagedCacheTest,
                            return std::string(DamagedCacheTest::name(info.param));
                          });
 
-TEST_F(DamagedCacheTest, WhoseResultHasExpiredIsAClearErrorWithoutASubmit) {
-  std::string dir = make_temp_dir("job-damaged-expired");
-  GenerationRequest wanted = request("damaged cache, result expired");
-  cache_then_damage(dir, wanted, Damage::Truncated);
-  int submits_before = count_submit_events(*server_);
-  server_->add_faults(R"([{"match":"download","status":404,"body":"gone","times":-1}])");
-  for (int run = 0; run < 2; ++run) {  // the same answer every time: nothing is lost on the way
-    RecordingEvents events;
-    GenerationJob job(config(), wanted, events);
-    job.set_cache(dir, CacheMode::Reuse);
-    ServiceError error = run_expecting_error(job);
-    EXPECT_EQ(error.kind, ErrorKind::Failed);
-    EXPECT_EQ(error.http_status, 404);
-    EXPECT_TRUE(mentions(error.what(), "expired")) << error.what();
-    EXPECT_TRUE(mentions(error.what(), "cache-mode=refresh")) << error.what();
-    EXPECT_EQ(events.submits, 0);
+TEST_F(DamagedCacheTest, WhoseTaskOrResultIsGoneIsAClearErrorWithoutASubmit) {
+  struct Gone {
+    const char *rule;
+    int http_status;
+  };
+  const Gone gone[] = {
+      {R"([{"match":"download","status":404,"body":"gone","times":-1}])", 404},  // result URL
+      {R"([{"match":"status","state_text":"expired","times":-1}])", 200},        // the task
+      {R"([{"match":"status","status":404,"times":-1}])", 404},  // the service forgot it
+  };
+  for (const Gone &case_ : gone) {
+    ClearFaults();
+    std::string dir = make_temp_dir("job-damaged-gone");
+    GenerationRequest wanted = request(std::string("damaged cache, gone: ") + case_.rule);
+    cache_then_damage(dir, wanted, Damage::Truncated);
+    int submits_before = count_submit_events(*server_);
+    server_->add_faults(case_.rule);
+    for (int run = 0; run < 2; ++run) {  // the same answer every time: nothing is lost on the way
+      RecordingEvents events;
+      GenerationJob job(config(), wanted, events);
+      job.set_cache(dir, CacheMode::Reuse);
+      ServiceError error = run_expecting_error(job);
+      EXPECT_EQ(error.kind, ErrorKind::Failed) << case_.rule;
+      EXPECT_EQ(error.http_status, case_.http_status) << case_.rule;
+      EXPECT_TRUE(mentions(error.what(), "cannot be fetched again")) << error.what();
+      EXPECT_TRUE(mentions(error.what(), "cache-mode=refresh")) << error.what();
+      EXPECT_EQ(events.submits, 0);
+    }
+    EXPECT_EQ(count_submit_events(*server_), submits_before) << case_.rule;
   }
-  EXPECT_EQ(count_submit_events(*server_), submits_before);
 }
 
 // A run stopped (killed, or its state changed) while its submit was on its way.
