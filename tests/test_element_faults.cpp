@@ -1554,7 +1554,7 @@ TEST_P(KilledSubmitTest, RerunPaysNothingAndSaysWhy_n) {
         return std::any_of(log.begin(), log.end(),
                            [](const LogEntry &e) { return e.event == "submit"; });
       },
-      20);
+      60);
   const bool answered =
       !only(read_log(server), [](const LogEntry &e) { return e.is_submit(); }).empty();
   kill(pid, SIGKILL);

@@ -1582,7 +1582,7 @@ TEST_F(GenerationJobTest, HostIgnoringRangeWithShortBodiesRunsOutOfRetries) {
   server_->add_faults(R"([{"match":"download","ignore_range":true,"cut_at":20000,"times":-1}])");
   ClientConfig two = config();
   two.retries = 2;
-  two.timeout_s = 20;  // without a bound on the retries only this would end it
+  // Without a bound on the retries only the timeout (60 s here) would end it.
   size_t log_before = read_log(*server_).size();
   RecordingEvents events;
   GenerationJob job(two, request("range ignored"), events);
@@ -1610,7 +1610,7 @@ TEST_F(GenerationJobTest, EndlessBodyEndsAtTheSizeCapWithNoFileLeft) {
   server_->add_faults(R"([{"match":"download","endless":true,"rate":8000000,"times":-1}])");
   ClientConfig capped = config();
   capped.max_result_bytes = 2 * 1024 * 1024;
-  capped.timeout_s = 20;
+  capped.timeout_s = 30;
   for (bool cached : {true, false}) {
     std::string dir = make_temp_dir("job-endless");
     RecordingEvents events;
