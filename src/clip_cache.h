@@ -1,7 +1,8 @@
 // ClipCache: finished clips on disk by request key, and the journal of tasks being waited on, so a
 // request is paid for once. Layout: <dir>/clips/<key>-<i>.mp4, <dir>/clips/<key>.json (the task's
 // output, written last: it marks the entry complete), <dir>/journal/<key>.json ({"task_id": ...}),
-// <dir>/locks/<key>.lock (see KeyLock).
+// <dir>/locks/<key>.lock (see KeyLock). Beside them: <dir>/requests/<key>.json (request_record.h)
+// and <dir>/locks/<key>.play (play_hold.h).
 #pragma once
 
 #include <memory>
@@ -61,10 +62,11 @@ class ClipCache {
   // The key's lock, not yet acquired. Throws std::runtime_error.
   std::unique_ptr<KeyLock> key_lock() const;
 
- private:
+  // Where the entry and the journal entry live (the cache inventory reads them as they are).
   std::string entry_path() const;
   std::string journal_path() const;
 
+ private:
   std::string dir_;
   std::string key_;
 };
