@@ -148,6 +148,11 @@ class JsonOut {
     json_builder_add_string_value(builder_, valid);
     return *this;
   }
+  JsonOut &value(const std::string &text) {
+    g_autofree char *valid = g_utf8_make_valid(text.c_str(), -1);
+    json_builder_add_string_value(builder_, valid);
+    return *this;
+  }
   JsonOut &text_or_null(const char *name, const std::string &value) {
     if (!value.empty()) return text(name, value);
     json_builder_set_member_name(builder_, name);
@@ -208,7 +213,10 @@ void request_members(JsonOut &out, const std::optional<RequestRecord> &record) {
 void clip_members(JsonOut &out, const CachedClip &clip) {
   out.text("key", clip.key).text_or_null("task_id", clip.output ? clip.output->task_id : "");
   request_members(out, clip.record);
-  out.number("bytes", static_cast<int64_t>(clip.bytes))
+  out.begin_array("files");
+  for (const std::string &path : clip.files) out.value(path);
+  out.end_array()
+      .number("bytes", static_cast<int64_t>(clip.bytes))
       .text("stored_at", time_text(clip.stored_at_us, true))
       .text("last_played_at", time_text(clip.last_played_us, true))
       .flag("in_use", clip.held)
