@@ -1,6 +1,8 @@
 // see2ai-cache, the installed command, against caches made by real element runs and the dev
 // server: what it lists, what a killed run leaves pending and how collect fetches it without a
 // submit, verify on a damaged clip, prune next to an element that plays a clip, exit statuses.
+// And the element's side of the cache tools: cache-max-size, and the estimate a history of
+// finished tasks puts into see2ai-task and the progress messages.
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -15,7 +17,9 @@
 #include <vector>
 
 #include "devserver_process.h"
+#include "generation_request.h"
 #include "pipeline_run.h"
+#include "request_record.h"
 
 using see2ai::test::DevServerArgs;
 using see2ai::test::DevServerProcess;
@@ -409,6 +413,100 @@ TEST(CacheCommand, ExitStatusesAndMessagesForBadUse) {
   EXPECT_EQ(json_object_get_int_member(doc, "count"), 0);
   EXPECT_EQ(text(doc, "cache_dir"), cache);
   json_object_unref(doc);
+}
+
+TEST(ElementCacheMaxSize, AStoreEvictsTheLeastRecentlyPlayedClips) {
+  gst_init(nullptr, nullptr);
+  GstElement *source = gst_element_factory_make("see2aivideosrc", nullptr);
+  ASSERT_NE(source, nullptr);
+  GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(source), "cache-max-size");
+  ASSERT_TRUE(spec && G_IS_PARAM_SPEC_UINT64(spec));
+  EXPECT_EQ(G_PARAM_SPEC_UINT64(spec)->default_value, guint64{2} * 1024 * 1024 * 1024);
+  EXPECT_TRUE(spec->flags & GST_PARAM_MUTABLE_READY);
+  gst_object_unref(source);
+
+  DevServerArgs args;
+  args.latency_ms = 200;
+  DevServerProcess server(args);
+  std::string cache = make_temp_dir("element-max-size");
+  std::string first = generate(server, cache, "evicted later");
+  PipelineRun second(element(server, cache, "bounded", "cache-max-size=1") + " ! fakesink");
+  second.play_to_end(60);
+  EXPECT_EQ(second.bus.errors, 0) << second.bus.error_text;
+  JsonObject *doc = json_of(run_tool({"--cache-dir", cache, "list", "--json"}));
+  EXPECT_EQ(column(rows(doc, "clips"), "task_id"),
+            std::vector<std::string>{result_of(second).first})
+      << "the clip just stored stays (its element holds it); " << first << " went";
+  json_object_unref(doc);
+}
+
+// The see2ai-task messages of a run, with their estimate fields.
+struct TaskMessage {
+  std::string state;
+  gint64 remaining_ms = -2;
+  double fraction = -2;
+};
+
+std::vector<TaskMessage> task_messages(const PipelineRun &run) {
+  std::vector<TaskMessage> messages;
+  for (auto *s : run.bus.element_messages) {
+    if (!gst_structure_has_name(s, "see2ai-task")) continue;
+    TaskMessage message;
+    message.state = gst_structure_get_string(s, "state");
+    EXPECT_TRUE(gst_structure_get_int64(s, "estimated-remaining-ms", &message.remaining_ms));
+    EXPECT_TRUE(gst_structure_get_double(s, "estimated-fraction", &message.fraction));
+    messages.push_back(message);
+  }
+  return messages;
+}
+
+TEST(ElementEstimate, AHistoryOfFinishedTasksGivesTheTimeLeft) {
+  gst_init(nullptr, nullptr);
+  DevServerArgs args;
+  args.latency_ms = 1500;
+  DevServerProcess server(args);
+  std::string cache = make_temp_dir("element-estimate");
+  // Three tasks of this kind (standard model, 480p, 4 s) took 1.5 s each.
+  see2ai::GenerationRequest request;
+  request.duration = 4;
+  request.resolution = "480p";
+  for (int i = 0; i < 3; ++i) {
+    request.prompt = "earlier " + std::to_string(i);
+    see2ai::RequestRecord record = see2ai::record_for(request, {});
+    record.generation_ms = 1500;
+    record.finished_at_us = record.submitted_at_us;
+    see2ai::write_request_record(cache, std::string(63, 'b') + std::to_string(i), record);
+  }
+  PipelineRun run(element(server, cache, "estimated") + " ! fakesink");
+  run.play_to_end(60);
+  EXPECT_EQ(run.bus.errors, 0) << run.bus.error_text;
+  std::vector<TaskMessage> messages = task_messages(run);
+  ASSERT_GE(messages.size(), 2u);
+  for (const TaskMessage &m : messages) {
+    if (m.state == "succeeded") {
+      EXPECT_EQ(m.remaining_ms, 0);
+      EXPECT_DOUBLE_EQ(m.fraction, 1.0);
+    } else {
+      EXPECT_GE(m.remaining_ms, 0) << m.state;
+      EXPECT_LE(m.remaining_ms, 1500) << m.state;
+      EXPECT_GE(m.fraction, 0.0) << m.state;
+      EXPECT_LT(m.fraction, 1.0) << m.state;
+    }
+  }
+  EXPECT_EQ(messages.back().state, "succeeded");
+  bool estimated = std::any_of(run.bus.progress.begin(), run.bus.progress.end(), [](const auto &p) {
+    return p.find("left)") != std::string::npos || p.find("any moment now") != std::string::npos;
+  });
+  EXPECT_TRUE(estimated) << "no progress text with an estimate";
+
+  // Without a history the fields say "unknown".
+  std::string empty = make_temp_dir("element-no-estimate");
+  PipelineRun plain(element(server, empty, "not estimated") + " ! fakesink");
+  plain.play_to_end(60);
+  for (const TaskMessage &m : task_messages(plain)) {
+    EXPECT_EQ(m.remaining_ms, -1) << m.state;
+    EXPECT_DOUBLE_EQ(m.fraction, -1.0) << m.state;
+  }
 }
 
 }  // namespace
