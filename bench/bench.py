@@ -654,30 +654,41 @@ def load_average():
         return " ".join(load.read().split()[:3])
 
 
+KEPT_PREFIX = "- Rows of case(s) "
+KEPT_MIDDLE = " are kept from the run of "
+
+
 def earlier_results(path, cases):
-    """The table rows and notes of the cases not in `cases` from an earlier RESULTS.md, and its
-    date: a run of some cases only keeps the others' figures, saying where they come from."""
+    """The table rows and notes of the cases not in `cases` from an earlier RESULTS.md, and for
+    each such case the run that measured it (date and CPU): a run of some cases only keeps the
+    others' figures, saying where they come from."""
     if not os.path.exists(path):
-        return [], [], None
+        return [], [], {}
     # Case 1 also measures case 6.
     ran = set(cases) | ({"6"} if "1" in cases else set())
-    rows, notes, date = [], [], None
+    rows, notes, origin = [], [], {}
     with open(path) as text:
-        for line in text.read().splitlines():
-            if line.startswith("- Date: "):
-                date = line[len("- Date: "):]
-            elif line.startswith("| ") and not line.startswith("| case |"):
-                if line.split()[1] not in ran:
-                    rows.append(line)
-            elif line.startswith("- Case"):
-                numbers = set(line.split(":")[0].replace(",", " ").split()[2:])
-                if not numbers & ran:
-                    notes.append(line)
-    return rows, notes, date
+        lines = text.read().splitlines()
+    date = next((l[len("- Date: "):] for l in lines if l.startswith("- Date: ")), "?")
+    cpu = next((l[len("- CPU: "):] for l in lines if l.startswith("- CPU: ")), "?")
+    for line in lines:
+        if line.startswith(KEPT_PREFIX) and KEPT_MIDDLE in line:
+            listed, source = line[len(KEPT_PREFIX):].split(KEPT_MIDDLE, 1)
+            for case in listed.split(", "):
+                origin[case] = source
+        elif line.startswith("| ") and not line.startswith("| case |"):
+            if line.split()[1] not in ran:
+                rows.append(line)
+        elif line.startswith("- Case"):
+            numbers = set(line.split(":")[0].replace(",", " ").split()[2:])
+            if not numbers & ran:
+                notes.append(line)
+    measured = {row.split()[1]: origin.get(row.split()[1], f"{date} (CPU: {cpu})") for row in rows}
+    return rows, notes, measured
 
 
 def write_results(bench, path, command, seconds, cases):
-    kept_rows, kept_notes, kept_date = earlier_results(path, cases)
+    kept_rows, kept_notes, kept_from = earlier_results(path, cases)
     lines = ["# Benchmark results", "",
              f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"- CPU: {cpu_model()}, {os.cpu_count()} cores",
@@ -688,9 +699,9 @@ def write_results(bench, path, command, seconds, cases):
              f"- Load average (1/5/15 min) at the start: {bench.load_at_start}, at the end: "
              f"{load_average()} (the machine is shared; anything above ~0 means other work "
              "competed with the bench for the cores, which shows mostly in wall times)"]
-    if kept_rows:
-        lines.append(f"- This run measured case(s) {', '.join(cases)} only; the other rows and "
-                     f"their notes are kept from the run of {kept_date}")
+    for source in sorted(set(kept_from.values())):
+        kept = sorted((c for c, s in kept_from.items() if s == source), key=int)
+        lines.append(KEPT_PREFIX + ", ".join(kept) + KEPT_MIDDLE + source)
     lines += ["", "| case | measure | this element | reference | ratio | target | met? |",
               "|---|---|---|---|---|---|---|"]
     table = list(kept_rows)
