@@ -146,7 +146,10 @@ bool GstSee2aiVideoSrcPrivate::start() {
   loop = run.loop;
   job = std::make_unique<see2ai::GenerationJob>(run.client, run.request, messages);
   if (!run.task_id.empty()) job->set_attach_task_id(run.task_id);
-  if (run.cache_mode != see2ai::CacheMode::Off) job->set_cache(run.cache_dir, run.cache_mode);
+  if (run.cache_mode != see2ai::CacheMode::Off) {
+    job->set_cache(run.cache_dir, run.cache_mode);
+    job->set_cache_max_size(run.cache_max_size);
+  }
   playlist.start(run.loop);
   pads.start(run.is_live, run.request.prompt.value_or(""));
   timeline.start(run.loop);

@@ -104,6 +104,7 @@ bool JobMessages::check_request(const SrcSettings &run) {
 
 void JobMessages::start(const std::string &task_id, bool resumable) {
   from_cache_ = false;
+  estimate_.reset();
   resumable_ = resumable;
   std::lock_guard<std::mutex> guard(lock_);
   task_id_ = task_id;
@@ -181,9 +182,14 @@ void JobMessages::post_stopped_before_clip(const ErrorSite &site) {
                             "without a second charge (cache-mode=off keeps no journal)");
 }
 
-void JobMessages::post_progress(GstProgressType type, const std::string &text) {
-  gst_element_post_message(
-      element_, gst_message_new_progress(GST_OBJECT(element_), type, "generate", text.c_str()));
+void JobMessages::post_progress(GstProgressType type, const std::string &text,
+                                std::optional<int> percent) {
+  GstMessage *message =
+      gst_message_new_progress(GST_OBJECT(element_), type, "generate", text.c_str());
+  if (percent)
+    gst_structure_set(gst_message_writable_structure(message), "percent", G_TYPE_INT, *percent,
+                      nullptr);
+  gst_element_post_message(element_, message);
 }
 
 void JobMessages::on_submitting() {
@@ -212,18 +218,49 @@ void JobMessages::on_state(const TaskOutput &output, int64_t elapsed_ms) {
   GstStructure *answer = result_structure(output, from_cache_);
   set_result(answer);
   gst_structure_free(answer);
-  gchar *text =
-      g_strdup_printf("Task %s: %s (%.1f s)", output.task_id.c_str(), state, elapsed_ms / 1000.0);
-  post_progress(GST_PROGRESS_TYPE_CONTINUE, text);
+  // The estimate of this very answer (on_estimate came first), or the end of an estimated task.
+  gint64 remaining_ms = -1;
+  double fraction = -1;
+  std::string about;
+  if (estimate_ && !see2ai::is_terminal(output.state)) {
+    remaining_ms = estimate_->remaining_ms;
+    fraction = estimate_->fraction;
+    about = ", " + see2ai::describe(*estimate_);
+  } else if (estimate_ && output.state == see2ai::TaskState::Succeeded) {
+    remaining_ms = 0;
+    fraction = 1;
+  }
+  gchar *text = g_strdup_printf("Task %s: %s (%.1f s%s)", output.task_id.c_str(), state,
+                                elapsed_ms / 1000.0, about.c_str());
+  post_progress(
+      GST_PROGRESS_TYPE_CONTINUE, text,
+      fraction >= 0 ? std::optional<int>(static_cast<int>(fraction * 100)) : std::nullopt);
   g_free(text);
   gst_element_post_message(
-      element_, gst_message_new_element(
-                    GST_OBJECT(element_),
-                    gst_structure_new(
-                        "see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(), "state",
-                        G_TYPE_STRING, state, "service-state", G_TYPE_STRING, service_state.c_str(),
-                        "elapsed-ms", G_TYPE_INT64, static_cast<gint64>(elapsed_ms), "from-cache",
-                        G_TYPE_BOOLEAN, static_cast<gboolean>(from_cache_), nullptr)));
+      element_,
+      gst_message_new_element(
+          GST_OBJECT(element_),
+          gst_structure_new(
+              "see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(), "state",
+              G_TYPE_STRING, state, "service-state", G_TYPE_STRING, service_state.c_str(),
+              "elapsed-ms", G_TYPE_INT64, static_cast<gint64>(elapsed_ms), "from-cache",
+              G_TYPE_BOOLEAN, static_cast<gboolean>(from_cache_), "estimated-remaining-ms",
+              G_TYPE_INT64, remaining_ms, "estimated-fraction", G_TYPE_DOUBLE, fraction, nullptr)));
+}
+
+// Between state changes the estimate moves on in progress messages; a changed state is posted by
+// on_state, which follows with this same estimate.
+void JobMessages::on_estimate(const TaskOutput &output, const see2ai::TimeEstimate &estimate) {
+  estimate_ = estimate;
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    if (state_ != output.service_state()) return;
+  }
+  gchar *text = g_strdup_printf("Task %s: %s (%.1f s, %s)", output.task_id.c_str(),
+                                see2ai::state_name(output.state), estimate.elapsed_ms / 1000.0,
+                                see2ai::describe(estimate).c_str());
+  post_progress(GST_PROGRESS_TYPE_CONTINUE, text, static_cast<int>(estimate.fraction * 100));
+  g_free(text);
 }
 
 void JobMessages::on_waiting_for_other_run() {

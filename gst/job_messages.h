@@ -63,19 +63,24 @@ class JobMessages : public see2ai::JobEvents {
   void on_submitting() override;
   void on_task_id(const std::string &task_id, bool resumed) override;
   void on_state(const see2ai::TaskOutput &output, int64_t elapsed_ms) override;
+  void on_estimate(const see2ai::TaskOutput &output, const see2ai::TimeEstimate &estimate) override;
   void on_waiting_for_other_run() override;
   void on_cache_hit(const see2ai::TaskOutput &output) override;
   void on_warning(const std::string &message) override;
   void on_download_started(size_t index, std::shared_ptr<see2ai::GrowingFile> file) override;
 
  private:
-  void post_progress(GstProgressType type, const std::string &text);
+  // `percent`: how far the task is, when an estimate says so (the message's percent field).
+  void post_progress(GstProgressType type, const std::string &text,
+                     std::optional<int> percent = std::nullopt);
   void set_result(const GstStructure *s);
   void post_result(const see2ai::TaskOutput &output, bool cached);
 
   GstElement *element_;
   see2ai::ClipPlaylist &playlist_;
   bool from_cache_ = false;  // job thread only
+  // The estimate of the latest answer, when the cache has a history of such tasks (job thread).
+  std::optional<see2ai::TimeEstimate> estimate_;
   bool resumable_ = false;
   // The advice posted before submitting, in the request's own words: the service's `warnings`
   // that repeat it are not posted again.

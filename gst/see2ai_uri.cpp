@@ -19,9 +19,10 @@ bool uri_property(GParamSpec *pspec) {
 
 // Only the properties that describe the request go back to their defaults when a URI is set.
 bool request_property(GParamSpec *pspec) {
-  static const char *const kKept[] = {"api-url",   "status-path", "poll-interval", "timeout",
-                                      "retries",   "ssl-strict",  "proxy",         "user-agent",
-                                      "cache-dir", "cache-mode",  "is-live",       "loop"};
+  static const char *const kKept[] = {"api-url",   "status-path", "poll-interval",  "timeout",
+                                      "retries",   "ssl-strict",  "proxy",          "user-agent",
+                                      "cache-dir", "cache-mode",  "cache-max-size", "is-live",
+                                      "loop"};
   for (const char *name : kKept)
     if (g_strcmp0(pspec->name, name) == 0) return false;
   return uri_property(pspec);

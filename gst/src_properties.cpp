@@ -16,6 +16,9 @@ constexpr const char *kDefaultUserAgent = "see2ai-gst/0.1";
 constexpr int kDefaultPollIntervalMs = 0;
 constexpr int kDefaultTimeoutS = 900;
 constexpr int kDefaultRetries = 5;
+// Room for a few hundred clips of a few MB: enough for any one channel's rotation, bounded for one
+// whose prompt changes every hour.
+constexpr guint64 kDefaultCacheMaxSize = guint64{2} * 1024 * 1024 * 1024;
 
 GParamSpec *properties[N_PROPERTIES];
 
@@ -164,6 +167,7 @@ SrcSettings::SrcSettings() {
   client.timeout_s = kDefaultTimeoutS;
   client.retries = kDefaultRetries;
   cache_dir = default_cache_dir();
+  cache_max_size = kDefaultCacheMaxSize;
 }
 
 std::string property_name_for_field(const std::string &field) {
@@ -252,6 +256,9 @@ bool src_settings_set(SrcSettings &s, guint id, const GValue *value) {
     case PROP_CACHE_MODE:
       s.cache_mode = static_cast<CacheMode>(g_value_get_enum(value));
       break;
+    case PROP_CACHE_MAX_SIZE:
+      s.cache_max_size = g_value_get_uint64(value);
+      break;
     case PROP_IS_LIVE:
       s.is_live = g_value_get_boolean(value);
       break;
@@ -323,6 +330,9 @@ bool src_settings_get(const SrcSettings &s, guint id, GValue *value) {
       break;
     case PROP_CACHE_MODE:
       g_value_set_enum(value, static_cast<gint>(s.cache_mode));
+      break;
+    case PROP_CACHE_MAX_SIZE:
+      g_value_set_uint64(value, s.cache_max_size);
       break;
     case PROP_IS_LIVE:
       g_value_set_boolean(value, s.is_live);
@@ -404,6 +414,11 @@ void src_properties_install(GObjectClass *klass) {
       "reuse: play a finished clip of the same request again for free; refresh: generate anew; "
       "off: no cache, no journal",
       cache_mode_get_type(), static_cast<gint>(CacheMode::Reuse), rw);
+  properties[PROP_CACHE_MAX_SIZE] = g_param_spec_uint64(
+      "cache-max-size", "Cache maximum size",
+      "Bytes the cache may hold (default 2 GiB): after a clip is stored the least recently played "
+      "clips are evicted, never one an element plays; 0: unbounded",
+      0, G_MAXUINT64, kDefaultCacheMaxSize, rw);
   properties[PROP_IS_LIVE] = g_param_spec_boolean(
       "is-live", "Is live",
       "Act as a live source: no preroll, buffers stamped in running time, so live mixers keep "

@@ -44,6 +44,7 @@ enum SrcProperty : guint {
   PROP_TASK_ID,
   PROP_CACHE_DIR,
   PROP_CACHE_MODE,
+  PROP_CACHE_MAX_SIZE,
   PROP_IS_LIVE,
   PROP_LOOP,
   PROP_RESULT,
@@ -58,6 +59,7 @@ struct SrcSettings {
   std::string task_id;  // set on purpose: attach to this task instead of submitting
   std::string cache_dir;
   see2ai::CacheMode cache_mode = see2ai::CacheMode::Reuse;
+  uint64_t cache_max_size = 0;  // bytes; 0: unbounded
   bool is_live = false;
   bool loop = false;
 };

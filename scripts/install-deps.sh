@@ -14,6 +14,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   ffmpeg python3-gi gir1.2-gstreamer-1.0
   valgrind
+  dpkg-dev binutils
 )
 
 missing=()

@@ -2,7 +2,8 @@
 // waited on, so a request is paid for once. Layout: <dir>/clips/<key>-<i>.mp4,
 // <dir>/clips/<key>.json (the task's output and the clips' sizes, written last and only once every
 // clip is whole and on the disk: it marks the entry complete), <dir>/journal/<key>.json,
-// <dir>/locks/<key>.lock (see KeyLock).
+// <dir>/locks/<key>.lock (see KeyLock). Beside them: <dir>/requests/<key>.json (request_record.h)
+// and <dir>/locks/<key>.play (play_hold.h).
 #pragma once
 
 #include <cstdint>
@@ -90,10 +91,11 @@ class ClipCache {
   // The key's lock, not yet acquired. Throws std::runtime_error.
   std::unique_ptr<KeyLock> key_lock() const;
 
- private:
+  // Where the entry and the journal entry live (the cache inventory reads them as they are).
   std::string entry_path() const;
   std::string journal_path() const;
 
+ private:
   std::string dir_;
   std::string key_;
 };

@@ -9,12 +9,16 @@
 #include <optional>
 #include <set>
 
+#include "cache_inventory.h"
 #include "clip_cache.h"
 #include "clip_check.h"
 #include "downloader.h"
 #include "error_mapping.h"
 #include "growing_file.h"
 #include "http_transport.h"
+#include "play_hold.h"
+#include "poll_schedule.h"
+#include "request_record.h"
 #include "retry_policy.h"
 #include "run_control.h"
 #include "service_error.h"
@@ -72,6 +76,12 @@ struct GenerationJob::Impl {
   ServiceError finalize(ServiceError error) const;
   std::string scrub(const std::string &text) const;
   int64_t elapsed_ms() const;
+  // The request record and the history beside the cache (nothing without a cache).
+  void note_request();
+  void expect_end(TaskPoller &poller);
+  void note_finish(const TaskOutput &output);
+  std::shared_ptr<PlayHold> hold_clip();
+  void evict();
 
   ClientConfig config;
   GenerationRequest request;
@@ -79,6 +89,7 @@ struct GenerationJob::Impl {
   std::string attach_task_id;
   std::string cache_dir;
   CacheMode cache_mode = CacheMode::Reuse;
+  uint64_t cache_max_bytes = 0;
   RunControl control;
 
   std::mutex files_mutex;  // live_files is reached from cancel()
@@ -91,6 +102,9 @@ struct GenerationJob::Impl {
   bool state_reported = false;
   std::set<std::string> warned;
   Clock::time_point origin;
+  std::optional<RequestRecord> record;  // of the task followed now, when the cache has it
+  std::optional<ExpectedDuration> expected;
+  Clock::time_point submitted_at;  // of the task followed now (earlier than origin when resumed)
 };
 
 int64_t GenerationJob::Impl::elapsed_ms() const {
@@ -136,6 +150,8 @@ JobResult GenerationJob::Impl::run() {
   state_reported = false;
   warned.clear();
   cache.reset();
+  record.reset();
+  expected.reset();
   origin = Clock::now();
   Clock::time_point deadline = config.timeout_s > 0
                                    ? origin + std::chrono::seconds(config.timeout_s)
@@ -198,7 +214,12 @@ JobResult GenerationJob::Impl::run_steps() {
   std::string refetch_task_id;
   if (cache && cache_mode == CacheMode::Reuse) {
     CacheLookup found = cache->lookup();
-    if (found.hit) return from_cache(*found.hit, *cache);
+    if (found.hit) {
+      JobResult result = from_cache(*found.hit, *cache);
+      if (std::shared_ptr<PlayHold> hold = hold_clip())
+        for (auto &file : result.files) file->keep_with(hold);
+      return result;
+    }
     if (!found.problem.empty()) events.on_warning(found.problem);
     refetch_task_id = found.refetch_task_id;
   }
@@ -234,6 +255,8 @@ JobResult GenerationJob::Impl::run_steps() {
     throw;
   }
   if (cache) {
+    if (std::shared_ptr<PlayHold> hold = hold_clip())
+      for (auto &file : files) file->keep_with(hold);
     try {
       cache->store(output);
       cache->remove_journal();
@@ -242,6 +265,8 @@ JobResult GenerationJob::Impl::run_steps() {
       // and downloads again instead of submitting.
       events.on_warning(std::string(e.what()) + "; the clip is not cached");
     }
+    note_finish(output);
+    evict();
   }
   return JobResult{output, files, false};
 }
@@ -313,6 +338,7 @@ TaskOutput GenerationJob::Impl::generate(HttpTransport &transport,
   }
   if (std::optional<FieldError> problem = validate(request))
     throw ServiceError(ErrorKind::Settings, problem->message);
+  if (cache) note_request();
   events.on_submitting();
   origin = Clock::now();
   Submission submission = submit(transport);
@@ -373,9 +399,10 @@ Submission GenerationJob::Impl::submit(HttpTransport &transport) {
 
 TaskOutput GenerationJob::Impl::follow(HttpTransport &transport,
                                        const std::optional<TaskOutput> &first, bool from_journal) {
-  TaskOutput output = TaskPoller(config, control, transport)
-                          .follow(task_id, first, from_journal,
-                                  [this](const TaskOutput &answer) { report(answer); });
+  TaskPoller poller(config, control, transport);
+  expect_end(poller);
+  TaskOutput output = poller.follow(task_id, first, from_journal,
+                                    [this](const TaskOutput &answer) { report(answer); });
   finish_task(output);
   return output;
 }
@@ -398,6 +425,11 @@ void GenerationJob::Impl::report(const TaskOutput &output) {
   std::string text = output.service_state();
   for (const std::string &warning : output.warnings)
     if (warned.insert(warning).second) events.on_warning(warning);
+  if (expected && !is_terminal(output.state)) {
+    int64_t since_submit =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - submitted_at).count();
+    events.on_estimate(output, estimate_time(*expected, since_submit));
+  }
   if (state_reported && text == state_text) return;
   state_text = text;
   state_reported = true;
@@ -459,6 +491,70 @@ JobResult GenerationJob::Impl::from_cache(const TaskOutput &output, const ClipCa
   return result;
 }
 
+// Written before the submit, beside the journal: what was asked (for the cache command) and when.
+void GenerationJob::Impl::note_request() {
+  record = record_for(request, config);
+  try {
+    write_request_record(cache_dir, cache_key(request, config.api_url), *record);
+  } catch (const std::exception &e) {
+    g_debug("%s", e.what());
+  }
+}
+
+// The history of this kind of task shapes the polls and gives progress its estimate. Times count
+// from the task's submit: in a resumed run, the one its record notes (without a record, no
+// estimate: the run's own start would understate the time spent).
+void GenerationJob::Impl::expect_end(TaskPoller &poller) {
+  submitted_at = origin;
+  if (!cache) return;
+  if (!record) record = read_request_record(cache_dir, cache_key(request, config.api_url));
+  if (!record || record->submitted_at_us <= 0) return;
+  auto age =
+      std::chrono::microseconds(std::max<int64_t>(0, g_get_real_time() - record->submitted_at_us));
+  submitted_at = Clock::now() - std::chrono::duration_cast<Clock::duration>(age);
+  expected = expected_duration(
+      cache_dir, TaskKind{model_id(request.model), request.resolution, request.duration});
+  if (expected) poller.set_expected_end(end_window(*expected), submitted_at);
+}
+
+// The finished task joins the history: the service's own generation time when it gives one.
+void GenerationJob::Impl::note_finish(const TaskOutput &output) {
+  if (!record) return;
+  int64_t now_us = g_get_real_time();
+  record->finished_at_us = now_us;
+  record->generation_ms = output.cost_time && *output.cost_time > 0
+                              ? *output.cost_time
+                              : (now_us - record->submitted_at_us) / 1000;
+  try {
+    write_request_record(cache_dir, cache_key(request, config.api_url), *record);
+  } catch (const std::exception &e) {
+    g_debug("%s", e.what());
+  }
+}
+
+// Taken under the key's lock (this run's claim), so no prune can come between the lookup or the
+// download and the hold.
+std::shared_ptr<PlayHold> GenerationJob::Impl::hold_clip() {
+  try {
+    return std::make_shared<PlayHold>(cache_dir, cache_key(request, config.api_url));
+  } catch (const std::exception &e) {
+    events.on_warning(std::string(e.what()) + "; a prune meanwhile could remove the clip");
+    return nullptr;
+  }
+}
+
+void GenerationJob::Impl::evict() {
+  if (cache_max_bytes == 0) return;
+  try {
+    PruneResult result =
+        prune_cache(cache_dir, PruneRules{cache_max_bytes, std::nullopt}, g_get_real_time());
+    g_debug("cache-max-size: %zu clips evicted, %" G_GUINT64_FORMAT " bytes left",
+            result.removed.size(), result.bytes_after);
+  } catch (const std::exception &e) {
+    events.on_warning(std::string(e.what()) + "; the cache may stay above its size limit");
+  }
+}
+
 GenerationJob::GenerationJob(ClientConfig config, GenerationRequest request, JobEvents &events)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(request), events)) {}
 
@@ -471,6 +567,10 @@ void GenerationJob::set_attach_task_id(std::string task_id) {
 void GenerationJob::set_cache(std::string cache_dir, CacheMode mode) {
   impl_->cache_dir = std::move(cache_dir);
   impl_->cache_mode = mode;
+}
+
+void GenerationJob::set_cache_max_size(uint64_t bytes) {
+  impl_->cache_max_bytes = bytes;
 }
 
 JobResult GenerationJob::run() {

@@ -10,6 +10,7 @@
 
 #include "client_config.h"
 #include "generation_request.h"
+#include "task_history.h"
 #include "task_output.h"
 
 namespace see2ai {
@@ -33,6 +34,13 @@ class JobEvents {
   virtual void on_state(const TaskOutput &output, int64_t elapsed_ms) {
     (void)output;
     (void)elapsed_ms;
+  }
+  // What the history of finished tasks of this kind (in the cache) says about this one: with every
+  // answer while it is in progress, before on_state when that answer changes the state. Never
+  // without such a history. Its elapsed_ms counts from the submit, also in a resumed run.
+  virtual void on_estimate(const TaskOutput &output, const TimeEstimate &estimate) {
+    (void)output;
+    (void)estimate;
   }
   // Another run of the same request (this process or another) is generating it: this run waits
   // for it, then plays its clip from the cache.
@@ -78,6 +86,9 @@ class GenerationJob {
   // id (a run died while its submit was on its way, or during a sync submit) does not submit: it
   // fails saying the earlier submit may have been charged, unless the mode is Refresh.
   void set_cache(std::string cache_dir, CacheMode mode);
+  // After storing a clip, least recently played clips are evicted until the cache holds at most
+  // this many bytes (prune_cache's rules: never a clip an element plays). 0: unbounded.
+  void set_cache_max_size(uint64_t bytes);
 
   // Throws ServiceError; ErrorKind::Cancelled after cancel().
   JobResult run();

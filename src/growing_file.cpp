@@ -132,4 +132,9 @@ std::string GrowingFile::error() const {
   return cancelled_ ? "cancelled" : std::string();
 }
 
+void GrowingFile::keep_with(std::shared_ptr<const void> companion) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  companion_ = std::move(companion);
+}
+
 }  // namespace see2ai

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -42,6 +43,10 @@ class GrowingFile {
   bool cancelled() const;
   std::string error() const;  // the failure reason, "cancelled", or empty
 
+  // Keeps `companion` alive as long as this file: a cached clip's PlayHold lasts while anyone
+  // (the element playing it) still has the file.
+  void keep_with(std::shared_ptr<const void> companion);
+
  private:
   std::string path_;
   int fd_ = -1;  // opened lazily, closed only by the destructor, so reads can run unlocked
@@ -52,6 +57,7 @@ class GrowingFile {
   bool complete_ = false;
   bool cancelled_ = false;
   std::string error_;
+  std::shared_ptr<const void> companion_;
 };
 
 }  // namespace see2ai

@@ -12,15 +12,25 @@ namespace see2ai {
 TaskPoller::TaskPoller(const ClientConfig &config, RunControl &control, HttpTransport &transport)
     : config_(config), control_(control), transport_(transport) {}
 
+void TaskPoller::set_expected_end(const EndWindow &window,
+                                  RunControl::Clock::time_point submitted_at) {
+  window_ = window;
+  submitted_at_ = submitted_at;
+}
+
 TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<TaskOutput> &first,
                               bool unknown_is_expected,
                               const std::function<void(const TaskOutput &)> &on_answer) {
-  PollSchedule schedule(config_.poll_interval_ms);
+  PollSchedule schedule(config_.poll_interval_ms, window_);
   RetryPolicy policy(config_.retries);
+  auto since_submit = [this] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(RunControl::Clock::now() -
+                                                                 submitted_at_);
+  };
   if (first) {
     on_answer(*first);
     if (is_terminal(first->state)) return *first;
-    control_.sleep_or_throw(schedule.next(std::nullopt));
+    control_.sleep_or_throw(schedule.next(std::nullopt, since_submit()));
   }
   HttpRequest poll;
   poll.url = status_url(config_, task_id);
@@ -60,7 +70,7 @@ TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<Ta
           failures = 1;
           on_answer(*output);
           if (is_terminal(output->state)) return *output;
-          control_.sleep_or_throw(schedule.next(retry_after));
+          control_.sleep_or_throw(schedule.next(retry_after, since_submit()));
           continue;
         }
       } else if (is_retryable_status(status)) {

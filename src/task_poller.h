@@ -8,6 +8,7 @@
 
 #include "client_config.h"
 #include "http_transport.h"
+#include "poll_schedule.h"
 #include "run_control.h"
 #include "task_output.h"
 
@@ -19,6 +20,10 @@ struct TaskUnknown {};
 class TaskPoller {
  public:
   TaskPoller(const ClientConfig &config, RunControl &control, HttpTransport &transport);
+
+  // Polls sparsely until `window` (times since `submitted_at`) and densely within it; without
+  // this, the adaptive schedule. A fixed poll interval in the config wins over both.
+  void set_expected_end(const EndWindow &window, RunControl::Clock::time_point submitted_at);
 
   // Polls `task_id` until its state is terminal and returns that answer. `first` (a submit's
   // answer) is handed on first and the first poll waits one interval. Every parsed answer about
@@ -33,6 +38,8 @@ class TaskPoller {
   const ClientConfig &config_;
   RunControl &control_;
   HttpTransport &transport_;
+  std::optional<EndWindow> window_;
+  RunControl::Clock::time_point submitted_at_;
 };
 
 }  // namespace see2ai

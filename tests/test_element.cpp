@@ -86,8 +86,8 @@ TEST_F(ElementTest, EveryPropertyFollowsTheConventions) {
     }
   }
   g_free(specs);
-  // 19 request fields of the contract, 13 client settings, is-live and loop.
-  EXPECT_EQ(own, 34);
+  // 19 request fields of the contract, 14 client settings, is-live and loop.
+  EXPECT_EQ(own, 35);
   GParamSpec *duration = g_object_class_find_property(G_OBJECT_GET_CLASS(element), "duration");
   ASSERT_TRUE(G_IS_PARAM_SPEC_INT(duration));
   EXPECT_EQ(G_PARAM_SPEC_INT(duration)->minimum, -1);
