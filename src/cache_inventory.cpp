@@ -200,10 +200,10 @@ std::vector<PendingTask> CacheInventory::pending() const {
     ClipCache cache(dir_, key);
     JournalFile journal = read_journal(cache.journal_path());
     if (!journal.task_id.empty() && files.entry) {
-      CacheLookup found = cache.lookup();
-      // The clip of this very task is here: the run stored it and died before clearing the
-      // journal entry; nothing is owed.
-      if (found.hit && found.hit->task_id == journal.task_id) continue;
+      std::optional<TaskOutput> entry = read_entry(cache);
+      // The entry of this very task is here: the run stored it and died before clearing the
+      // journal entry; nothing is owed (a damaged clip is fetched again from the entry's task).
+      if (entry && entry->task_id == journal.task_id) continue;
     }
     PendingTask task;
     task.key = key;
