@@ -11,12 +11,17 @@ namespace see2ai::dev {
 
 namespace {
 
-const char *const kKnownKeys[] = {
-    "match",        "skip",           "times",           "status",       "body",
-    "content_type", "retry_after",    "drop_connection", "cut_at",       "stall_after_headers",
-    "rate",         "redirect_to",    "state_field",     "state_text",   "task_outcome",
-    "sync_timeout", "malformed_json", "huge_body_bytes", "invalid_utf8", "html",
-    "warnings"};
+const char *const kKnownKeys[] = {"match",          "skip",
+                                  "times",          "status",
+                                  "body",           "content_type",
+                                  "retry_after",    "drop_connection",
+                                  "cut_at",         "stall_after_headers",
+                                  "rate",           "redirect_to",
+                                  "state_field",    "state_text",
+                                  "task_outcome",   "sync_timeout",
+                                  "malformed_json", "huge_body_bytes",
+                                  "invalid_utf8",   "html",
+                                  "warnings",       "path"};
 
 JsonNode *member(JsonObject *object, const char *name) {
   return json_object_has_member(object, name) ? json_object_get_member(object, name) : nullptr;
@@ -89,6 +94,9 @@ FaultRule parse_rule(JsonNode *node) {
   auto match = string_member(object, "match");
   if (!match) throw std::invalid_argument("fault rule: \"match\" is required");
   rule.match = parse_target(*match);
+  rule.path = string_member(object, "path");
+  if (rule.path && (*rule.path)[0] != '/')
+    throw std::invalid_argument("fault rule: \"path\" must start with /");
   rule.skip = int_member(object, "skip").value_or(0);
   rule.times = int_member(object, "times").value_or(1);
   if (rule.skip < 0) throw std::invalid_argument("fault rule: \"skip\" must be >= 0");
@@ -183,11 +191,12 @@ void FaultInjector::clear() {
   rules_.clear();
 }
 
-std::optional<FaultRule> FaultInjector::take(FaultTarget target) {
+std::optional<FaultRule> FaultInjector::take(FaultTarget target, const std::string &path) {
   std::lock_guard<std::mutex> guard(lock_);
   for (auto &rule : rules_) {
     if (rule.times == 0) continue;
     if (rule.match != FaultTarget::Any && rule.match != target) continue;
+    if (rule.path && *rule.path != path) continue;
     if (rule.skip > 0) {
       --rule.skip;
       continue;
