@@ -506,8 +506,9 @@ TEST_P(ShapeTest, DiscovererSeesWhatItSeesInTheFile) {
   // The clip's length; the file's too, except for the fragmented MP4, where qtdemux gives only the
   // first fragment's.
   EXPECT_EQ(gst_discoverer_info_get_duration(served), kClipSeconds * GST_SECOND);
-  if (GetParam() != "fragmented")
+  if (GetParam() != "fragmented") {
     EXPECT_EQ(gst_discoverer_info_get_duration(served), gst_discoverer_info_get_duration(file));
+  }
   EXPECT_TRUE(gst_discoverer_info_get_seekable(served));
   EXPECT_FALSE(gst_discoverer_info_get_live(served));
 
