@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Runs the issue 7 benchmark cases against a release build and the dev server on loopback, prints
+# Runs the benchmark cases against a release build and the dev server on loopback, prints
 # one table and writes it to bench/RESULTS.md. Called by bench/run.sh (which builds first).
 import argparse
 import json
@@ -605,7 +605,7 @@ def load_average():
 
 
 def write_results(bench, path, command, seconds):
-    lines = ["# Benchmark results (issue 7)", "",
+    lines = ["# Benchmark results", "",
              f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"- CPU: {cpu_model()}, {os.cpu_count()} cores",
              f"- Command: `{command}` (release build, build-release/, -Dwerror=true)",
@@ -641,7 +641,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     if args.runs < 5:
-        print("note: fewer than 5 runs per case is below what issue 7 asks", file=sys.stderr)
+        print("note: fewer than 5 runs per case is too few for a stable median", file=sys.stderr)
     started = time.monotonic()
     bench = Bench(args)
     cases = {"1": bench.case1_and_6, "2": bench.case2, "3": bench.case3, "4": bench.case4,

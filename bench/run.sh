@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the release tree (build-release/) and runs every issue 7 benchmark case; the table goes
+# Builds the release tree (build-release/) and runs every benchmark case; the table goes
 # to stdout and bench/RESULTS.md. Extra arguments go to bench/bench.py (e.g. --runs 7).
 set -eu
 cd "$(dirname "$0")/.."

@@ -294,7 +294,7 @@ void GenerationJob::Impl::remember_task(const std::string &id, bool resumed) {
 }
 
 void GenerationJob::Impl::report(const TaskOutput &output) {
-  std::string text = output.state_text.empty() ? state_name(output.state) : output.state_text;
+  std::string text = output.service_state();
   for (const std::string &warning : output.warnings)
     if (warned.insert(warning).second) events.on_warning(warning);
   if (state_reported && text == state_text) return;

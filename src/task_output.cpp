@@ -211,6 +211,10 @@ const char *state_name(TaskState state) {
   return "pending";
 }
 
+std::string TaskOutput::service_state() const {
+  return state_text.empty() ? state_name(state) : state_text;
+}
+
 TaskOutput parse_task_output(const std::string &body) {
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonNode *root = parse_json(parser, body);
@@ -278,8 +282,7 @@ std::string to_json(const TaskOutput &output) {
   add_array_value(builder, output.result_urls);
   add_string(builder, "task_id", output.task_id);
   add_optional_int(builder, "cost_time", output.cost_time);
-  add_string(builder, "state",
-             output.state_text.empty() ? state_name(output.state) : output.state_text);
+  add_string(builder, "state", output.service_state());
   add_optional_int(builder, "provider_config_id", output.provider_config_id);
   json_builder_set_member_name(builder, "error_message");
   if (output.error_message) {

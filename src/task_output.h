@@ -40,6 +40,9 @@ struct TaskOutput {
   std::optional<int64_t> provider_config_id;
   std::optional<std::string> error_message;
   std::vector<std::string> warnings;
+
+  // The state as the service spelled it (its canonical name when it sent none).
+  std::string service_state() const;
 };
 
 // Throws std::runtime_error when the body is not a JSON object or lacks task_id and state/status.

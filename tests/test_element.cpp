@@ -86,7 +86,7 @@ TEST_F(ElementTest, EveryPropertyFollowsTheConventions) {
     }
   }
   g_free(specs);
-  // 19 request fields of the contract, 13 client settings (issue 3), is-live and loop.
+  // 19 request fields of the contract, 13 client settings, is-live and loop.
   EXPECT_EQ(own, 34);
   GParamSpec *duration = g_object_class_find_property(G_OBJECT_GET_CLASS(element), "duration");
   ASSERT_TRUE(G_IS_PARAM_SPEC_INT(duration));

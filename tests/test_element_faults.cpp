@@ -221,7 +221,7 @@ void expect_one_error(ScannedRun &scanned, GQuark domain, int code) {
   EXPECT_EQ(bus.error_code, code) << bus.error_text;
   EXPECT_TRUE(scanned.run.sink("sink").pts.empty());
   EXPECT_EQ(scanned.errors_until_null(), 1);
-  // Progress ends in ERROR (issue 3, section 7), not COMPLETE.
+  // Progress ends in ERROR, not COMPLETE: the clip never became ready.
   EXPECT_TRUE(std::any_of(bus.progress.begin(), bus.progress.end(),
                           [](const std::string &p) { return p.rfind("error:", 0) == 0; }));
   EXPECT_FALSE(std::any_of(bus.progress.begin(), bus.progress.end(),

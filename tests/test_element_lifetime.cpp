@@ -468,7 +468,7 @@ TEST_F(LifetimeTest, HarnessStateAndPropertyStressThenPlaysTheClip) {
         src.harness, nullptr, read_result_and_task, src.element, 1000);
     g_value_unset(&interval);
     g_value_unset(&prompt);
-    // The stress duration: this is the test's subject, not a wait for something.
+    // Five seconds of stress: the duration is the test's subject, not a wait for something.
     g_usleep(5 * G_USEC_PER_SEC);
     guint state_cycles = gst_harness_stress_thread_stop(states);
     EXPECT_GT(gst_harness_stress_thread_stop(intervals), 100u);

@@ -1088,7 +1088,7 @@ TEST_F(GenerationJobTest, StalledDownloadFailsByTheOverallDeadline) {
   auto started = std::chrono::steady_clock::now();
   ServiceError error = run_expecting_error(job);
   EXPECT_EQ(error.kind, ErrorKind::Timeout);
-  // Issue 6: a stalled download fails within the timeout + 1 s, not after the 30 s read timeout.
+  // A stalled download fails within the timeout + 1 s, not after the 30 s read timeout.
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   ASSERT_EQ(events.started.size(), 1u);
   EXPECT_FALSE(events.started[0].second->wait_complete());

@@ -1,0 +1,128 @@
+// OutputPads: the element's source pads and what leaves them. It makes the "video" and "audio"
+// pads for the first file (stream-start, caps, segment, tags, the stream collection,
+// no-more-pads), announces new caps when the frames change format, turns decoded frames into
+// buffers, and runs one streaming task per pad fed through PadQueues, so a sink blocked in preroll
+// on one pad never starves the other. Live, it holds buffers until PLAYING and hands each one over
+// at its running time on the pipeline clock. It knows nothing of files, the job or seek policy.
+#pragma once
+
+#include <gst/audio/audio.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include "clip_decoder.h"
+#include "pad_queues.h"
+
+class OutputPads {
+ public:
+  // The "video" and "audio" sometimes-pad templates.
+  static void add_static_pad_templates(GstElementClass *klass);
+
+  // The pads get `query` and `event` as their query and event functions.
+  OutputPads(GstElement *element, GstPadQueryFunction query, GstPadEventFunction event);
+  OutputPads(const OutputPads &) = delete;
+  OutputPads &operator=(const OutputPads &) = delete;
+
+  // A new run: no pad yet. `title` goes into the tags of each pad.
+  void start(bool live, const std::string &title);
+  // Stopping: every wait (queues, PLAYING, clock) returns at once, and keeps doing so until
+  // start().
+  void set_stopping();
+  // Stops the pad tasks and removes the pads.
+  void remove();
+
+  bool live() const { return live_; }
+  bool has_pads() const { return video_.pad || audio_.pad; }
+  bool has_video() const { return video_.pad != nullptr; }
+
+  // The first file makes the pads (a stream without a pad in it never gets one later: pads are
+  // final after no-more-pads); a later file's other format becomes new caps, in stream order.
+  // `segment` and `seqnum` go into the first segment event. Throws MediaError when a format has no
+  // GStreamer equivalent.
+  void configure(const see2ai::ClipInfo &info, const GstSegment *segment, guint32 seqnum);
+
+  // The frame as a buffer of its pad (new caps first when its format changed), or nullptr when
+  // its stream has no pad. Throws MediaError when it does not match its caps.
+  GstBuffer *buffer_for(const see2ai::DecodedFrame &frame);
+  // Keeps the first `samples` of an audio buffer (takes it).
+  GstBuffer *truncate_audio(GstBuffer *buffer, guint64 samples) const;
+  int audio_rate() const { return GST_AUDIO_INFO_RATE(&audio_format_.info); }
+
+  // Queues a buffer for its pad's task, waiting while the pad is far enough ahead. Returns the
+  // combined flow of all pads: anything but OK ends decoding.
+  GstFlowReturn push(see2ai::StreamKind kind, GstBuffer *buffer);
+  // To every pad: serialized events in order with the buffers, others at once (takes `event`).
+  void push_event(GstEvent *event);
+
+  // Flushing seek: flush-start goes out and the pad tasks pause; flush-stop goes out and they run
+  // again. Both carry the seek's seqnum.
+  void flush_start(guint32 seqnum);
+  void flush_stop(guint32 seqnum);
+  // After any seek: what each pad was given no longer bounds how far the others may run.
+  void new_segment();
+
+  // Live: PLAYING or not (pausing unschedules the clock waits).
+  void set_playing(bool playing);
+  // Live: waits for PLAYING; false when stopping.
+  bool wait_until_playing();
+  // The running time of the pipeline clock now (0 without a clock).
+  GstClockTime running_time_now() const;
+
+ private:
+  struct Pad {
+    GstPad *pad = nullptr;
+    size_t queue = 0;             // index in PadQueues
+    bool downstream_eos = false;  // pad task only: downstream said EOS, nothing more goes out
+  };
+  // What the buffers of one stream are made as now, and the decoder's description it came from.
+  template <typename Stream, typename Info>
+  struct Format {
+    Stream stream;
+    Info info;
+  };
+
+  template <typename Stream, typename Info>
+  void announce(Pad &out, Format<Stream, Info> &format, const Stream &stream);
+  void add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps, const char *codec_tag,
+               const std::string &codec, const std::string &container,
+               GstStreamCollection *collection, const GstSegment *segment, guint32 seqnum);
+  void follow_frame_format(const see2ai::DecodedFrame &frame);
+  Pad &pad_of(see2ai::StreamKind kind) {
+    return kind == see2ai::StreamKind::Video ? video_ : audio_;
+  }
+  void start_tasks();
+  void pause_tasks();
+  void pad_loop(Pad &out);
+  GstBuffer *adapt_to_peer(GstBuffer *buffer);
+  bool wait_for_running_time(size_t index, GstClockTime running_time);
+  void unschedule_clock_waits();
+
+  GstElement *element_;
+  GstPadQueryFunction query_;
+  GstPadEventFunction event_;
+  bool live_ = false;
+  std::string title_;
+  guint group_id_ = 0;
+  PadQueues queues_;
+  Pad video_;
+  Pad audio_;
+  Format<see2ai::VideoStreamInfo, GstVideoInfo> video_format_{};  // decoding thread
+  Format<see2ai::AudioStreamInfo, GstAudioInfo> audio_format_{};
+  // The video pad's task: the caps last sent and whether the peer reads GstVideoMeta.
+  GstVideoInfo sent_video_info_{};
+  bool copy_frames_ = false;
+  bool allocation_known_ = false;
+
+  // Live: nothing is pushed outside PLAYING.
+  std::mutex gate_lock_;
+  std::condition_variable gate_cond_;
+  bool playing_ = false;
+  bool stopping_ = false;
+  // Live pad tasks wait for each buffer's running time on the pipeline clock.
+  std::mutex clock_lock_;
+  GstClockID clock_waits_[2] = {nullptr, nullptr};
+};

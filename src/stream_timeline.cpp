@@ -1,0 +1,68 @@
+#include "stream_timeline.h"
+
+#include <algorithm>
+
+namespace see2ai {
+
+namespace {
+
+constexpr uint64_t kSecond = 1000000000;
+
+uint64_t non_negative(int64_t ns) {
+  return ns > 0 ? static_cast<uint64_t>(ns) : 0;
+}
+
+}  // namespace
+
+void StreamTimeline::start(bool loop) {
+  loop_ = loop;
+  offset_ = video_end_ = audio_end_ = 0;
+  picture_end_ = stop_ = live_base_ = kNone;
+  position_ = 0;
+  clip_duration_ = -1;
+}
+
+void StreamTimeline::start_file(int64_t picture_ns) {
+  offset_ = std::max(video_end_, audio_end_);
+  picture_end_ = loop_ && picture_ns > 0 ? offset_ + static_cast<uint64_t>(picture_ns) : kNone;
+}
+
+void StreamTimeline::set_clip_duration(int64_t duration_ns) {
+  clip_duration_ = duration_ns;
+}
+
+StreamTimeline::Placement StreamTimeline::place(Stream stream, int64_t pts_ns, int64_t duration_ns,
+                                                int rate) {
+  Placement placement;
+  placement.pts = offset_ + non_negative(pts_ns);
+  placement.duration = non_negative(duration_ns);
+  if (stream == Stream::Audio && picture_end_ != kNone &&
+      placement.pts + placement.duration > picture_end_) {
+    // Looping: the sound of one play ends with its picture (AAC pads its last frame), or every
+    // loop would put the sound further behind the picture.
+    if (placement.pts >= picture_end_) {
+      placement.drop = true;
+      return placement;
+    }
+    placement.duration = picture_end_ - placement.pts;
+    // A frame lasts well under a second, so the product cannot overflow.
+    placement.keep_samples =
+        (placement.duration * static_cast<uint64_t>(std::max(rate, 0)) + kSecond / 2) / kSecond;
+  }
+  uint64_t &end = stream == Stream::Video ? video_end_ : audio_end_;
+  end = std::max(end, placement.pts + placement.duration);
+  position_ = std::max(video_end_, audio_end_);
+  return placement;
+}
+
+void StreamTimeline::seek(uint64_t start_ns) {
+  offset_ = 0;
+  video_end_ = audio_end_ = start_ns;
+  position_ = start_ns;
+}
+
+bool StreamTimeline::past_stop(int64_t pts_ns) const {
+  return stop_ != kNone && non_negative(pts_ns) >= stop_;
+}
+
+}  // namespace see2ai

@@ -1,0 +1,73 @@
+// StreamTimeline: where each decoded frame sits in the element's stream time. Result files and
+// loops follow one another with no gap and no overlap; a loop trims the sound of each play to its
+// picture; a seek restarts the time at its target; a segment stop ends the output; the position is
+// the end of what was stamped last; live output is shifted by the running time of the first
+// buffer. Plain arithmetic in nanoseconds, driven by the decoding thread; position() and
+// duration() may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+
+namespace see2ai {
+
+class StreamTimeline {
+ public:
+  static constexpr uint64_t kNone = UINT64_MAX;
+
+  enum class Stream { Video, Audio };
+
+  // Where a frame goes: at `pts` for `duration`, all in stream time. `keep_samples` is set when
+  // only the first samples of a sound frame belong to this play (the rest is after its picture).
+  struct Placement {
+    bool drop = false;  // the frame lies wholly after the picture of this play: not pushed
+    uint64_t pts = 0;
+    uint64_t duration = 0;
+    std::optional<uint64_t> keep_samples;
+  };
+
+  // A new run. `loop`: each play's sound is trimmed to its picture.
+  void start(bool loop);
+
+  // A result file (or the next loop) starts playing: its frames follow the later of the two
+  // streams' ends, so both stay in step. `picture_ns`: the length of the file's picture track
+  // when it has one that will be played (-1 otherwise); with looping, the sound stops there.
+  void start_file(int64_t picture_ns);
+  // The clip's length, from the first file opened (-1 while unknown).
+  void set_clip_duration(int64_t duration_ns);
+  int64_t clip_duration() const { return clip_duration_; }
+
+  // Places a frame of `stream` whose time in its file is `pts_ns` (negative counts as 0). For
+  // sound, `rate` gives the number of samples to keep when the frame is trimmed.
+  Placement place(Stream stream, int64_t pts_ns, int64_t duration_ns, int rate = 0);
+  // Where the current file starts in stream time (0 for the first play of the first file).
+  uint64_t file_offset() const { return offset_; }
+
+  // A seek to `start_ns` in the (single) file: time restarts there.
+  void seek(uint64_t start_ns);
+  // The segment stop in file time (kNone: none); frames at or after it are not played.
+  void set_stop(uint64_t stop_ns) { stop_ = stop_ns; }
+  bool past_stop(int64_t pts_ns) const;
+
+  // End of the latest frame placed, in stream time.
+  uint64_t position() const { return position_; }
+
+  // Live output: stream time 0 is at this running time (fixed once, by the first buffer).
+  bool has_live_base() const { return live_base_ != kNone; }
+  void set_live_base(uint64_t running_time) { live_base_ = running_time; }
+  uint64_t live_base() const { return live_base_; }
+
+ private:
+  bool loop_ = false;
+  uint64_t offset_ = 0;
+  uint64_t video_end_ = 0;
+  uint64_t audio_end_ = 0;
+  uint64_t picture_end_ = kNone;
+  uint64_t stop_ = kNone;
+  uint64_t live_base_ = kNone;
+  std::atomic<uint64_t> position_{0};
+  std::atomic<int64_t> clip_duration_{-1};
+};
+
+}  // namespace see2ai

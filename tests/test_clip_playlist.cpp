@@ -1,0 +1,280 @@
+// ClipPlaylist: what the streaming side plays next, without a pipeline. The job's side is driven
+// directly (file_started, job_succeeded, job_failed) with real GrowingFiles; the waits are woken
+// from a second thread the way the job's thread wakes them.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <thread>
+
+#include "clip_playlist.h"
+#include "growing_file.h"
+
+using see2ai::ClipPlaylist;
+using see2ai::ErrorKind;
+using see2ai::GrowingFile;
+using see2ai::RunState;
+using see2ai::ServiceError;
+using Kind = ClipPlaylist::Next::Kind;
+
+namespace {
+
+std::shared_ptr<GrowingFile> whole_file(const char *name) {
+  auto file = std::make_shared<GrowingFile>(std::string("/nonexistent/") + name);
+  file->finish();
+  return file;
+}
+
+std::shared_ptr<GrowingFile> growing_file(const char *name) {
+  return std::make_shared<GrowingFile>(std::string("/nonexistent/") + name);
+}
+
+TEST(ClipPlaylist, IsStoppedUntilStartedAndGeneratingUntilAFileIsHandedOver) {
+  ClipPlaylist playlist;
+  EXPECT_EQ(playlist.state(), RunState::Stopped);
+  playlist.start(false);
+  EXPECT_EQ(playlist.state(), RunState::Generating);
+  auto file = growing_file("a.mp4");
+  std::thread job([&] { playlist.file_started(0, file); });
+  ClipPlaylist::Next next = playlist.next();
+  job.join();
+  EXPECT_EQ(next.kind, Kind::File);
+  EXPECT_EQ(next.file, file);
+  EXPECT_EQ(next.index, 0u);
+  EXPECT_EQ(playlist.state(), RunState::Streaming);
+}
+
+TEST(ClipPlaylist, PlaysSeveralFilesInOrderThenFinishes) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto first = whole_file("1.mp4");
+  auto second = whole_file("2.mp4");
+  playlist.job_succeeded({first, second});
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.file, first);
+  EXPECT_TRUE(playlist.finish_file());
+  next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::File);
+  EXPECT_EQ(next.file, second);
+  EXPECT_EQ(next.index, 1u);
+  EXPECT_FALSE(playlist.finish_file());
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+}
+
+TEST(ClipPlaylist, ADownloadStartedFirstIsPlayedAndKeptWhenTheJobEnds) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto growing = growing_file("1.mp4");
+  playlist.file_started(0, growing);
+  EXPECT_EQ(playlist.next().file, growing);
+  growing->finish();
+  // The job's list holds its own object for the same file: the one being played stays.
+  playlist.job_succeeded({whole_file("1-again.mp4")});
+  EXPECT_EQ(playlist.next().file, growing);
+}
+
+TEST(ClipPlaylist, WaitsForAFileTheJobMayStillAddAfterTheCurrentOneEnds) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.file_started(0, whole_file("1.mp4"));
+  playlist.next();
+  EXPECT_TRUE(playlist.finish_file()) << "the job has not ended: a second file may come";
+  auto second = whole_file("2.mp4");
+  std::thread job([&] { playlist.file_started(1, second); });
+  ClipPlaylist::Next next = playlist.next();
+  job.join();
+  EXPECT_EQ(next.kind, Kind::File);
+  EXPECT_EQ(next.file, second);
+}
+
+TEST(ClipPlaylist, FinishesWhenTheJobEndsWithoutAnotherFile) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto file = whole_file("1.mp4");
+  playlist.file_started(0, file);
+  playlist.next();
+  EXPECT_TRUE(playlist.finish_file());
+  std::thread job([&] { playlist.job_succeeded({file}); });
+  ClipPlaylist::Next next = playlist.next();
+  job.join();
+  EXPECT_EQ(next.kind, Kind::Finished);
+  EXPECT_EQ(next.index, 1u);
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+}
+
+TEST(ClipPlaylist, ATaskWithoutFilesFinishesAtIndexZero) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.job_succeeded({});
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Finished);
+  EXPECT_EQ(next.index, 0u);
+}
+
+TEST(ClipPlaylist, LoopingWrapsToTheFirstFileForever) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  auto first = whole_file("1.mp4");
+  auto second = whole_file("2.mp4");
+  playlist.job_succeeded({first, second});
+  for (int play = 0; play < 3; ++play) {
+    EXPECT_EQ(playlist.next().file, first) << "play " << play;
+    EXPECT_TRUE(playlist.finish_file());
+    EXPECT_EQ(playlist.next().file, second) << "play " << play;
+    EXPECT_TRUE(playlist.finish_file());
+  }
+  EXPECT_EQ(playlist.state(), RunState::Streaming);
+}
+
+TEST(ClipPlaylist, LoopingWrapsWhenTheFileEndedJustBeforeTheJob) {
+  // The decoder reaches the end of a download the moment it finishes, while the job's thread is
+  // still reporting the result: the loop must not end there.
+  ClipPlaylist playlist;
+  playlist.start(true);
+  auto file = growing_file("1.mp4");
+  playlist.file_started(0, file);
+  EXPECT_EQ(playlist.next().file, file);
+  file->finish();
+  EXPECT_TRUE(playlist.finish_file());
+  std::thread job([&] { playlist.job_succeeded({file}); });
+  ClipPlaylist::Next next = playlist.next();
+  job.join();
+  EXPECT_EQ(next.kind, Kind::File);
+  EXPECT_EQ(next.file, file);
+  EXPECT_EQ(next.index, 0u);
+  EXPECT_EQ(playlist.index(), 0u);
+}
+
+TEST(ClipPlaylist, AFailedJobIsReportedOnceAndEndsTheRun) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  std::thread job([&] {
+    playlist.job_failed(ServiceError(ErrorKind::Failed, "task failed", 200, "t-1", "failed"));
+  });
+  ClipPlaylist::Next next = playlist.next();
+  job.join();
+  ASSERT_EQ(next.kind, Kind::Failed);
+  ASSERT_TRUE(next.error);
+  EXPECT_EQ(next.error->task_id, "t-1");
+  EXPECT_STREQ(next.error->what(), "task failed");
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+  EXPECT_FALSE(playlist.failure_behind_media_error().has_value()) << "handed out already";
+}
+
+TEST(ClipPlaylist, AFailureAfterAPlayedFileEndsTheRunWithIt) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.file_started(0, whole_file("1.mp4"));
+  playlist.next();
+  EXPECT_TRUE(playlist.finish_file());
+  playlist.job_failed(ServiceError(ErrorKind::Read, "second download cut"));
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Failed);
+  EXPECT_EQ(next.index, 1u);
+}
+
+TEST(ClipPlaylist, AStopWakesAWaitingStreamingSideAndWinsOverEverything) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto file = growing_file("1.mp4");
+  playlist.file_started(1, file);  // not the one awaited
+  std::thread stopper([&] { playlist.stop(); });
+  ClipPlaylist::Next next = playlist.next();
+  stopper.join();
+  EXPECT_EQ(next.kind, Kind::Stopping);
+  EXPECT_EQ(playlist.state(), RunState::Stopped);
+  EXPECT_TRUE(file->cancelled()) << "readers of every file are woken too";
+  playlist.request_end();
+  playlist.job_succeeded({file});
+  EXPECT_EQ(playlist.next().kind, Kind::Stopping);
+  EXPECT_TRUE(playlist.finish_file()) << "the streaming side asks next() and learns it is stopping";
+  EXPECT_EQ(playlist.next().kind, Kind::Stopping);
+  EXPECT_EQ(playlist.state(), RunState::Stopped);
+}
+
+TEST(ClipPlaylist, AnEndRequestWakesTheWaitWithoutChangingTheState) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  std::thread app([&] { playlist.request_end(); });
+  ClipPlaylist::Next next = playlist.next();
+  app.join();
+  EXPECT_EQ(next.kind, Kind::EndRequested);
+  EXPECT_TRUE(playlist.end_requested());
+  EXPECT_EQ(playlist.state(), RunState::Generating) << "nothing was on air yet";
+  playlist.start(false);
+  EXPECT_FALSE(playlist.end_requested()) << "a new run forgets it";
+}
+
+TEST(ClipPlaylist, TheJobsFailureExplainsAMediaErrorOfAFailedDownload) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto file = growing_file("1.mp4");
+  playlist.file_started(0, file);
+  playlist.next();
+  file->fail("connection reset");
+  std::thread job([&] { playlist.job_failed(ServiceError(ErrorKind::Read, "download failed")); });
+  std::optional<ServiceError> failure = playlist.failure_behind_media_error();
+  job.join();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->kind, ErrorKind::Read);
+}
+
+TEST(ClipPlaylist, AMediaErrorOfAWholeFileHasNoFailureBehindIt) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.file_started(0, whole_file("1.mp4"));
+  playlist.next();
+  EXPECT_FALSE(playlist.failure_behind_media_error().has_value());
+}
+
+TEST(ClipPlaylist, SeeksNeedTheJobDoneAndOneWholeFile) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto growing = growing_file("1.mp4");
+  playlist.file_started(0, growing);
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "the job is running";
+  growing->finish();
+  playlist.job_succeeded({growing});
+  EXPECT_EQ(playlist.seekable_file(), growing);
+
+  playlist.start(false);
+  playlist.job_succeeded({whole_file("1.mp4"), whole_file("2.mp4")});
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "several files";
+
+  playlist.start(false);
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "failed"));
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "a failed job";
+}
+
+TEST(ClipPlaylist, RewindPlaysTheFirstFileAgainAfterTheEnd) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto file = whole_file("1.mp4");
+  playlist.job_succeeded({file});
+  playlist.next();
+  EXPECT_FALSE(playlist.finish_file());
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+  playlist.rewind();
+  EXPECT_EQ(playlist.state(), RunState::Streaming);
+  EXPECT_EQ(playlist.index(), 0u);
+  EXPECT_EQ(playlist.next().file, file);
+}
+
+TEST(ClipPlaylist, ForgetsItsFilesSoTemporaryOnesCanGo) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto file = whole_file("1.mp4");
+  playlist.job_succeeded({file});
+  EXPECT_EQ(file.use_count(), 2);
+  playlist.stop();
+  playlist.forget_files();
+  EXPECT_EQ(file.use_count(), 1);
+}
+
+TEST(ClipPlaylist, StateNamesAreStable) {
+  EXPECT_STREQ(see2ai::run_state_name(RunState::Stopped), "stopped");
+  EXPECT_STREQ(see2ai::run_state_name(RunState::Generating), "generating");
+  EXPECT_STREQ(see2ai::run_state_name(RunState::Streaming), "streaming");
+  EXPECT_STREQ(see2ai::run_state_name(RunState::Ended), "ended");
+}
+
+}  // namespace

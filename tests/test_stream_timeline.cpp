@@ -1,0 +1,146 @@
+// StreamTimeline: where decoded frames go in stream time, without a pipeline: result files and
+// loops one after another, the loop's sound trim, seeks, segment stops, the position, live.
+#include <gtest/gtest.h>
+
+#include "stream_timeline.h"
+
+using see2ai::StreamTimeline;
+using Stream = StreamTimeline::Stream;
+
+namespace {
+
+constexpr int64_t kMs = 1000000;
+constexpr int64_t kFrame = 40 * kMs;                   // 25 fps
+constexpr int64_t kAac = 1024 * 1000000000LL / 48000;  // one AAC frame at 48 kHz: 21.33 ms
+
+TEST(StreamTimeline, FirstFileStartsAtZeroAndThePositionIsTheLatestEnd) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  timeline.start_file(2000 * kMs);
+  EXPECT_EQ(timeline.file_offset(), 0u);
+  StreamTimeline::Placement video = timeline.place(Stream::Video, 0, kFrame);
+  EXPECT_FALSE(video.drop);
+  EXPECT_EQ(video.pts, 0u);
+  EXPECT_EQ(video.duration, static_cast<uint64_t>(kFrame));
+  EXPECT_FALSE(video.keep_samples);
+  timeline.place(Stream::Audio, 0, kAac, 48000);
+  EXPECT_EQ(timeline.position(), static_cast<uint64_t>(kFrame));
+  timeline.place(Stream::Video, kFrame, kFrame);
+  EXPECT_EQ(timeline.position(), static_cast<uint64_t>(2 * kFrame));
+}
+
+TEST(StreamTimeline, ANegativeTimestampCountsAsZero) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  timeline.start_file(-1);
+  StreamTimeline::Placement placement = timeline.place(Stream::Audio, -21 * kMs, kAac, 48000);
+  EXPECT_EQ(placement.pts, 0u);
+  EXPECT_EQ(placement.duration, static_cast<uint64_t>(kAac));
+}
+
+TEST(StreamTimeline, ALaterFileFollowsTheLaterOfBothEnds) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  timeline.start_file(1000 * kMs);
+  timeline.place(Stream::Video, 1000 * kMs - kFrame, kFrame);         // picture ends at 1.000 s
+  timeline.place(Stream::Audio, 1000 * kMs - 10 * kMs, kAac, 48000);  // sound at 1.0113 s
+  const uint64_t sound_end = 1000 * kMs - 10 * kMs + kAac;
+  timeline.start_file(500 * kMs);
+  EXPECT_EQ(timeline.file_offset(), sound_end) << "without looping the sound is not trimmed";
+  StreamTimeline::Placement first = timeline.place(Stream::Video, 0, kFrame);
+  EXPECT_EQ(first.pts, sound_end);
+  EXPECT_EQ(timeline.position(), sound_end + kFrame);
+}
+
+TEST(StreamTimeline, LoopingTrimsEachPlaysSoundToItsPicture) {
+  StreamTimeline timeline;
+  timeline.start(true);
+  for (int play = 0; play < 3; ++play) {
+    timeline.start_file(1000 * kMs);
+    const uint64_t offset = static_cast<uint64_t>(play) * 1000 * kMs;
+    EXPECT_EQ(timeline.file_offset(), offset) << "play " << play;
+    timeline.place(Stream::Video, 1000 * kMs - kFrame, kFrame);
+    // The last AAC frame starts 10 ms before the picture ends: 480 of its samples stay.
+    StreamTimeline::Placement cut = timeline.place(Stream::Audio, 990 * kMs, kAac, 48000);
+    EXPECT_FALSE(cut.drop);
+    EXPECT_EQ(cut.pts, offset + 990 * kMs);
+    EXPECT_EQ(cut.duration, static_cast<uint64_t>(10 * kMs));
+    ASSERT_TRUE(cut.keep_samples);
+    EXPECT_EQ(*cut.keep_samples, 480u);
+    // AAC's padding frame lies wholly after the picture: dropped.
+    EXPECT_TRUE(timeline.place(Stream::Audio, 990 * kMs + kAac, kAac, 48000).drop);
+    EXPECT_EQ(timeline.position(), offset + 1000 * kMs);
+  }
+}
+
+TEST(StreamTimeline, AFrameEndingExactlyWithThePictureIsKeptWhole) {
+  StreamTimeline timeline;
+  timeline.start(true);
+  timeline.start_file(kAac * 10);
+  StreamTimeline::Placement last = timeline.place(Stream::Audio, kAac * 9, kAac, 48000);
+  EXPECT_FALSE(last.drop);
+  EXPECT_FALSE(last.keep_samples);
+  EXPECT_EQ(last.duration, static_cast<uint64_t>(kAac));
+}
+
+TEST(StreamTimeline, NoTrimWithoutAPictureToEndWith) {
+  StreamTimeline timeline;
+  timeline.start(true);
+  timeline.start_file(-1);  // a sound-only clip, or a video stream without a pad
+  StreamTimeline::Placement placement = timeline.place(Stream::Audio, 5000 * kMs, kAac, 48000);
+  EXPECT_FALSE(placement.drop);
+  EXPECT_FALSE(placement.keep_samples);
+  timeline.start_file(-1);
+  EXPECT_EQ(timeline.file_offset(), static_cast<uint64_t>(5000 * kMs + kAac));
+}
+
+TEST(StreamTimeline, ASeekRestartsTimeAtItsTarget) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  timeline.start_file(4000 * kMs);
+  timeline.place(Stream::Video, 3000 * kMs, kFrame);
+  timeline.seek(1500 * kMs);
+  EXPECT_EQ(timeline.position(), static_cast<uint64_t>(1500 * kMs));
+  EXPECT_EQ(timeline.file_offset(), 0u);
+  StreamTimeline::Placement placement = timeline.place(Stream::Video, 1520 * kMs, kFrame);
+  EXPECT_EQ(placement.pts, static_cast<uint64_t>(1520 * kMs));
+  EXPECT_EQ(timeline.position(), static_cast<uint64_t>(1560 * kMs));
+}
+
+TEST(StreamTimeline, FramesAtOrAfterTheSegmentStopAreNotPlayed) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  EXPECT_FALSE(timeline.past_stop(INT64_MAX / 2)) << "no stop";
+  timeline.set_stop(3000 * kMs);
+  EXPECT_FALSE(timeline.past_stop(3000 * kMs - 1));
+  EXPECT_TRUE(timeline.past_stop(3000 * kMs));
+  timeline.set_stop(StreamTimeline::kNone);
+  EXPECT_FALSE(timeline.past_stop(3000 * kMs));
+  timeline.set_stop(1000 * kMs);
+  timeline.start(false);
+  EXPECT_FALSE(timeline.past_stop(2000 * kMs)) << "a new run has no stop";
+}
+
+TEST(StreamTimeline, TheClipDurationIsKnownOnceAFileIsOpened) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  EXPECT_EQ(timeline.clip_duration(), -1);
+  timeline.set_clip_duration(5000 * kMs);
+  EXPECT_EQ(timeline.clip_duration(), 5000 * kMs);
+  timeline.start(false);
+  EXPECT_EQ(timeline.clip_duration(), -1);
+  EXPECT_EQ(timeline.position(), 0u);
+}
+
+TEST(StreamTimeline, TheLiveBaseIsFixedOncePerRun) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  EXPECT_FALSE(timeline.has_live_base());
+  timeline.set_live_base(7 * kMs);
+  EXPECT_TRUE(timeline.has_live_base());
+  EXPECT_EQ(timeline.live_base(), static_cast<uint64_t>(7 * kMs));
+  timeline.start(false);
+  EXPECT_FALSE(timeline.has_live_base());
+}
+
+}  // namespace
