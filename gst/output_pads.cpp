@@ -72,9 +72,10 @@ void OutputPads::add_static_pad_templates(GstElementClass *klass) {
 OutputPads::OutputPads(GstElement *element, GstPadQueryFunction query, GstPadEventFunction event)
     : element_(element), query_(query), event_(event) {}
 
-void OutputPads::start(bool live, const std::string &title) {
+void OutputPads::start(bool live, const std::string &title, const std::string &stream_prefix) {
   live_ = live;
   title_ = title;
+  stream_prefix_ = stream_prefix;
   group_id_ = gst_util_group_id_next();
   video_ = Pad();
   audio_ = Pad();
@@ -113,18 +114,27 @@ void OutputPads::configure(const see2ai::ClipInfo &info, const GstSegment *segme
     if (audio_.pad && info.audio) announce(audio_, audio_format_, *info.audio);
     return;
   }
-  GstStreamCollection *collection = gst_stream_collection_new(nullptr);
+  // Every stream first: each pad carries the whole collection, right after its stream-start.
+  GstStreamCollection *collection = gst_stream_collection_new(stream_prefix_.c_str());
+  GstCaps *video_caps = nullptr, *audio_caps = nullptr;
+  GstStream *video_stream = nullptr, *audio_stream = nullptr;
   if (info.video) {
-    GstCaps *caps = caps_for(video_format_.stream, video_format_.info, *info.video);
+    video_caps = caps_for(video_format_.stream, video_format_.info, *info.video);
     sent_video_info_ = video_format_.info;
-    add_pad(video_, &video_template, caps, GST_TAG_VIDEO_CODEC, info.video->codec_name,
-            info.container, collection, segment, seqnum);
+    video_stream = new_stream(&video_template, video_caps);
+    gst_stream_collection_add_stream(collection, GST_STREAM(gst_object_ref(video_stream)));
   }
   if (info.audio) {
-    GstCaps *caps = caps_for(audio_format_.stream, audio_format_.info, *info.audio);
-    add_pad(audio_, &audio_template, caps, GST_TAG_AUDIO_CODEC, info.audio->codec_name,
-            info.container, collection, segment, seqnum);
+    audio_caps = caps_for(audio_format_.stream, audio_format_.info, *info.audio);
+    audio_stream = new_stream(&audio_template, audio_caps);
+    gst_stream_collection_add_stream(collection, GST_STREAM(gst_object_ref(audio_stream)));
   }
+  if (video_stream)
+    add_pad(video_, &video_template, video_stream, video_caps, GST_TAG_VIDEO_CODEC,
+            info.video->codec_name, info.container, collection, segment, seqnum);
+  if (audio_stream)
+    add_pad(audio_, &audio_template, audio_stream, audio_caps, GST_TAG_AUDIO_CODEC,
+            info.audio->codec_name, info.container, collection, segment, seqnum);
   gst_element_post_message(element_,
                            gst_message_new_stream_collection(GST_OBJECT(element_), collection));
   gst_object_unref(collection);
@@ -145,8 +155,16 @@ void OutputPads::announce(Pad &out, Format<Stream, Info> &format, const Stream &
   gst_caps_unref(caps);
 }
 
-// Takes `caps`.
-void OutputPads::add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps,
+GstStream *OutputPads::new_stream(GstStaticPadTemplate *templ, GstCaps *caps) const {
+  const std::string id = stream_prefix_ + "/" + templ->name_template;
+  return gst_stream_new(id.c_str(), caps,
+                        templ == &video_template ? GST_STREAM_TYPE_VIDEO : GST_STREAM_TYPE_AUDIO,
+                        GST_STREAM_FLAG_NONE);
+}
+
+// Takes `stream` and `caps`. The sticky events go out in a demuxer's order: decodebin3 links a
+// stream-aware input (a GstStream on its stream-start) only once the collection came.
+void OutputPads::add_pad(Pad &out, GstStaticPadTemplate *templ, GstStream *stream, GstCaps *caps,
                          const char *codec_tag, const std::string &codec,
                          const std::string &container, GstStreamCollection *collection,
                          const GstSegment *segment, guint32 seqnum) {
@@ -155,16 +173,12 @@ void OutputPads::add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps,
   gst_pad_set_event_function(pad, event_);
   gst_pad_use_fixed_caps(pad);
   gst_pad_set_active(pad, TRUE);
-  gchar *stream_id = gst_pad_create_stream_id(pad, element_, templ->name_template);
-  GstEvent *start = gst_event_new_stream_start(stream_id);
+  GstEvent *start = gst_event_new_stream_start(gst_stream_get_stream_id(stream));
   gst_event_set_group_id(start, group_id_);
-  GstStream *stream = gst_stream_new(
-      stream_id, caps, templ == &video_template ? GST_STREAM_TYPE_VIDEO : GST_STREAM_TYPE_AUDIO,
-      GST_STREAM_FLAG_NONE);
   gst_event_set_stream(start, stream);
-  gst_stream_collection_add_stream(collection, stream);
-  g_free(stream_id);
+  gst_object_unref(stream);
   gst_pad_push_event(pad, start);
+  gst_pad_push_event(pad, gst_event_new_stream_collection(collection));
   gst_pad_set_caps(pad, caps);
   gst_caps_unref(caps);
   GstEvent *segment_event = gst_event_new_segment(segment);
@@ -310,8 +324,9 @@ void OutputPads::pad_loop(Pad &out) {
   const bool last =
       GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE;
   if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
-    // A later result file in another format: the stream in the collection describes it from now
-    // on, and the video frames after this event have its layout.
+    // A later result file in another format: the pad's GstStream, the very object in the
+    // collection every pad carries, describes it from now on (the collection stays in step), and
+    // the video frames after this event have its layout.
     GstCaps *caps = nullptr;
     gst_event_parse_caps(event, &caps);
     if (GstStream *stream = gst_pad_get_stream(pad)) {

@@ -1,6 +1,6 @@
 // OutputPads: the element's source pads and what leaves them. It makes the "video" and "audio"
-// pads for the first file (stream-start, caps, segment, tags, the stream collection,
-// no-more-pads), announces new caps when the frames change format, turns decoded frames into
+// pads for the first file with a demuxer's sticky events in a demuxer's order (stream-start, the
+// stream collection, caps, segment, tags; stable stream ids under one prefix), then no-more-pads, announces new caps when the frames change format, turns decoded frames into
 // buffers, and runs one streaming task per pad fed through PadQueues, so a sink blocked in preroll
 // on one pad never starves the other. Live, it holds buffers until PLAYING and hands each one over
 // at its running time on the pipeline clock. It knows nothing of files, the job or seek policy.
@@ -27,8 +27,11 @@ class OutputPads {
   OutputPads(const OutputPads &) = delete;
   OutputPads &operator=(const OutputPads &) = delete;
 
-  // A new run: no pad yet. `title` goes into the tags of each pad.
-  void start(bool live, const std::string &title);
+  // A new run: no pad yet. `title` goes into the tags of each pad. `stream_prefix` is the part
+  // every stream id of the run starts with ("<prefix>/video", "<prefix>/audio") and the stream
+  // collection's upstream id: the same request must give the same one every time, so consumers
+  // that discover a URI first and play it later (GES) find its streams again.
+  void start(bool live, const std::string &title, const std::string &stream_prefix);
   // Stopping: every wait (queues, PLAYING, clock) returns at once, and keeps doing so until
   // start().
   void set_stopping();
@@ -38,6 +41,7 @@ class OutputPads {
   bool live() const { return live_; }
   bool has_pads() const { return video_.pad || audio_.pad; }
   bool has_video() const { return video_.pad != nullptr; }
+  bool has_audio() const { return audio_.pad != nullptr; }
 
   // The first file makes the pads (a stream without a pad in it never gets one later: pads are
   // final after no-more-pads); a later file's other format becomes new caps, in stream order.
@@ -87,8 +91,9 @@ class OutputPads {
 
   template <typename Stream, typename Info>
   void announce(Pad &out, Format<Stream, Info> &format, const Stream &stream);
-  void add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps, const char *codec_tag,
-               const std::string &codec, const std::string &container,
+  GstStream *new_stream(GstStaticPadTemplate *templ, GstCaps *caps) const;
+  void add_pad(Pad &out, GstStaticPadTemplate *templ, GstStream *stream, GstCaps *caps,
+               const char *codec_tag, const std::string &codec, const std::string &container,
                GstStreamCollection *collection, const GstSegment *segment, guint32 seqnum);
   void follow_frame_format(const see2ai::DecodedFrame &frame);
   Pad &pad_of(see2ai::StreamKind kind) {
@@ -106,6 +111,7 @@ class OutputPads {
   GstPadEventFunction event_;
   bool live_ = false;
   std::string title_;
+  std::string stream_prefix_;
   guint group_id_ = 0;
   PadQueues queues_;
   Pad video_;

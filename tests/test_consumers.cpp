@@ -101,19 +101,40 @@ class Recorder {
   void attach(GstElement *sink) {
     GstPad *pad = gst_element_get_static_pad(sink, "sink");
     gst_pad_add_probe(
-        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        pad,
+        static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER |
+                                     GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
         [](GstPad *probed, GstPadProbeInfo *info, gpointer self) {
-          static_cast<Recorder *>(self)->record(probed, GST_PAD_PROBE_INFO_BUFFER(info));
+          auto *recorder = static_cast<Recorder *>(self);
+          if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+            recorder->record(probed, GST_PAD_PROBE_INFO_BUFFER(info));
+          else if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_SEGMENT_DONE)
+            recorder->segment_done();
           return GST_PAD_PROBE_OK;
         },
         this, nullptr);
     gst_object_unref(pad);
-  }
-  // Forgets what came so far: what the sinks prerolled on before a flushing seek.
-  void reset() {
     std::lock_guard<std::mutex> guard(mutex_);
+    ++sinks_;
+  }
+  // From now on only what follows the segment of the seek with this seqnum counts (buffers that
+  // were on their way before it, a preroll buffer included, do not).
+  void count_after_seek(guint32 seqnum) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    seek_seqnum_ = seqnum;
     video_ = StreamTrace();
     audio_ = StreamTrace();
+    segment_done_sinks_ = 0;
+  }
+  // Forgets the sound so far: from now on it must not come any more.
+  void forget_audio() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    audio_ = StreamTrace();
+  }
+  // Every sink has had its SEGMENT_DONE event, after everything before it.
+  bool all_segment_done() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return sinks_ > 0 && segment_done_sinks_ >= sinks_;
   }
   void copy_to(RunResult *result) {
     std::lock_guard<std::mutex> guard(mutex_);
@@ -137,14 +158,17 @@ class Recorder {
     GstClockTime end = GST_CLOCK_TIME_IS_VALID(GST_BUFFER_DURATION(buffer))
                            ? start + GST_BUFFER_DURATION(buffer)
                            : start;
+    guint32 segment_seqnum = GST_SEQNUM_INVALID;
     if (GstEvent *event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0)) {
       const GstSegment *segment = nullptr;
       gst_event_parse_segment(event, &segment);
+      segment_seqnum = gst_event_get_seqnum(event);
       start = gst_segment_to_stream_time(segment, GST_FORMAT_TIME, start);
       end = gst_segment_to_stream_time(segment, GST_FORMAT_TIME, end);
       gst_event_unref(event);
     }
     std::lock_guard<std::mutex> guard(mutex_);
+    if (seek_seqnum_ != GST_SEQNUM_INVALID && segment_seqnum != seek_seqnum_) return;
     StreamTrace &trace = audio ? audio_ : video_;
     ++trace.buffers;
     trace.samples += samples;
@@ -153,8 +177,16 @@ class Recorder {
     trace.end = end;
   }
 
+  void segment_done() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    ++segment_done_sinks_;
+  }
+
   std::mutex mutex_;
   StreamTrace video_, audio_;
+  guint32 seek_seqnum_ = GST_SEQNUM_INVALID;
+  int sinks_ = 0;
+  int segment_done_sinks_ = 0;
 };
 
 GstElement *counting_sink(Recorder *recorder) {
@@ -187,6 +219,9 @@ class ConsumerRun {
   Recorder recorder;
   // Called for each stream collection the pipeline posts (on the test thread).
   std::function<void(GstStreamCollection *)> on_collection;
+  // Called once prerolled, before any seek; returns true when it is done with the pipeline
+  // (pump_until() runs the bus meanwhile).
+  std::function<bool(RunResult *)> after_preroll;
   // Asked just before the seek: true while the clip still downloads.
   std::function<bool()> still_downloading;
 
@@ -194,16 +229,18 @@ class ConsumerRun {
     RunResult result;
     gst_element_set_state(pipeline_, GST_STATE_PAUSED);
     result.prerolled = pump(&result, true);
+    if (result.prerolled && after_preroll) result.prerolled = after_preroll(&result);
     if (result.prerolled && seek) {
       if (still_downloading) result.seek_during_download = still_downloading();
-      // The sinks hold their preroll buffers; nothing else reaches them before the seek's flush.
-      recorder.reset();
-      result.seek_accepted = gst_element_seek(
-          pipeline_, 1.0, GST_FORMAT_TIME,
-          static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | seek->flags), GST_SEEK_TYPE_SET,
-          static_cast<gint64>(seek->start),
+      GstEvent *event = gst_event_new_seek(
+          1.0, GST_FORMAT_TIME, static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | seek->flags),
+          GST_SEEK_TYPE_SET, static_cast<gint64>(seek->start),
           GST_CLOCK_TIME_IS_VALID(seek->stop) ? GST_SEEK_TYPE_SET : GST_SEEK_TYPE_NONE,
           GST_CLOCK_TIME_IS_VALID(seek->stop) ? static_cast<gint64>(seek->stop) : -1);
+      // What comes after the seek carries its seqnum on its segment, from the file's demuxer as
+      // from the element.
+      recorder.count_after_seek(gst_event_get_seqnum(event));
+      result.seek_accepted = gst_element_send_event(pipeline_, event);
       if (result.seek_accepted) result.prerolled = pump(&result, true);
     }
     if (result.prerolled && result.seek_accepted) {
@@ -214,8 +251,16 @@ class ConsumerRun {
     return result;
   }
 
+  // Runs the bus until `reached` says so for a message (true), or the run ends (false).
+  bool pump_until(RunResult *result, std::function<bool(GstMessage *)> reached) {
+    until_ = std::move(reached);
+    const bool done = pump(result, false);
+    until_ = nullptr;
+    return done;
+  }
+
  private:
-  // Until ASYNC_DONE (preroll) or the end; false when the run ended first.
+  // Until ASYNC_DONE (preroll), until_ or the end; false when the run ended first.
   bool pump(RunResult *result, bool until_preroll) {
     GstBus *bus = gst_element_get_bus(pipeline_);
     const gint64 deadline =
@@ -227,7 +272,9 @@ class ConsumerRun {
         result->timed_out = true;
         break;
       }
-      GstMessage *msg = gst_bus_timed_pop(bus, static_cast<GstClockTime>(left) * GST_USECOND);
+      if (result->segment_done && recorder.all_segment_done()) break;
+      const gint64 wait = result->segment_done ? std::min<gint64>(left, 10000) : left;
+      GstMessage *msg = gst_bus_timed_pop(bus, static_cast<GstClockTime>(wait) * GST_USECOND);
       if (!msg) continue;
       bool over = false;
       switch (GST_MESSAGE_TYPE(msg)) {
@@ -247,13 +294,14 @@ class ConsumerRun {
           over = true;
           break;
         case GST_MESSAGE_SEGMENT_DONE:
-          if (GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_)) {
-            result->segment_done = true;
-            over = true;
-          }
+          // The sources reached the stop; the sinks may still have pictures and sound to get.
+          if (GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_)) result->segment_done = true;
           break;
         case GST_MESSAGE_ASYNC_DONE:
           if (until_preroll && GST_MESSAGE_SRC(msg) == GST_OBJECT(pipeline_)) reached = true;
+          break;
+        default:
+          if (until_ && until_(msg)) reached = true;
           break;
         case GST_MESSAGE_STREAM_COLLECTION:
           if (on_collection) {
@@ -262,8 +310,6 @@ class ConsumerRun {
             on_collection(collection);
             gst_object_unref(collection);
           }
-          break;
-        default:
           break;
       }
       gst_message_unref(msg);
@@ -274,6 +320,7 @@ class ConsumerRun {
   }
 
   GstElement *pipeline_;
+  std::function<bool(GstMessage *)> until_;
 };
 
 // playbin or playbin3 with counting sinks.
@@ -285,8 +332,10 @@ std::unique_ptr<ConsumerRun> playbin_run(const char *factory, const std::string 
   return run;
 }
 
-// Every raw pad the element exposes goes to a counting sink of its own.
+// Every raw pad the element exposes goes to a counting sink of its own (decodebin3 also announces
+// the sink pads it is asked for: those are not outputs).
 void link_to_counting_sink(GstElement *element, GstPad *pad, ConsumerRun *run) {
+  if (!GST_PAD_IS_SRC(pad)) return;
   GstElement *pipeline = run->pipeline();
   GstElement *sink = counting_sink(&run->recorder);
   gst_bin_add(GST_BIN(pipeline), sink);
@@ -341,7 +390,8 @@ std::unique_ptr<ConsumerRun> urisourcebin_decodebin3_run(const std::string &uri)
 }
 
 // The served clip plays as the file does: same pictures and sound samples at the same times.
-void expect_same_play(const RunResult &served, const RunResult &file, const std::string &what) {
+void expect_same_play(const RunResult &served, const RunResult &file, const std::string &what,
+                      double sound_tolerance_samples = 1024) {
   SCOPED_TRACE(what);
   ASSERT_EQ(file.errors, 0) << "the file itself fails: " << describe(file);
   ASSERT_EQ(served.errors, 0) << describe(served);
@@ -358,16 +408,15 @@ void expect_same_play(const RunResult &served, const RunResult &file, const std:
   // The sound: the same start; the end within one AAC frame (1024 samples). The edit list ends the
   // track inside its last AAC frame: GStreamer's qtdemux and decoder drop that frame's last 16 ms
   // of sound, libav keeps the whole frame (the encoder's padding after the end included).
-  constexpr double kAacFrame = 1024;
-  constexpr double kAacFrameNs = 1024 * 1e9 / 48000;
+  const double tolerance_ns = sound_tolerance_samples * 1e9 / 48000;
   EXPECT_NEAR(static_cast<double>(served.audio.samples), static_cast<double>(file.audio.samples),
-              kAacFrame)
+              sound_tolerance_samples)
       << describe(served) << " / file: " << describe(file);
   if (file.audio.buffers > 0) {
     EXPECT_NEAR(static_cast<double>(served.audio.first), static_cast<double>(file.audio.first),
                 1e6);
     EXPECT_NEAR(static_cast<double>(served.audio.end), static_cast<double>(file.audio.end),
-                kAacFrameNs);
+                tolerance_ns);
   }
 }
 
@@ -422,13 +471,14 @@ class ConsumerTest : public ::testing::Test {
     g_free(uri);
     return text;
   }
-  // True once the dev server has sent the whole of /files/NAME.mp4 at least once.
-  static bool download_finished(const std::string &name) {
+  // How many times the dev server has sent the whole of /files/NAME.mp4.
+  static int downloads_finished(const std::string &name) {
     const std::string path = "\"path\":\"/files/" + name + ".mp4\"";
+    int finished = 0;
     for (const auto &line : server_->request_log())
       if (line.find(path) != std::string::npos && line.find("\"status\":200") != std::string::npos)
-        return true;
-    return false;
+        ++finished;
+    return finished;
   }
 
   static DevServerProcess *server_;
@@ -482,10 +532,17 @@ TEST_P(ShapeTest, SegmentSeekEndsEachStreamAtItsOwnStopAsTheFileDoes) {
                       GST_SECOND / 2, 3 * GST_SECOND / 2};
   RunResult file = decodebin_run("uridecodebin", file_uri(GetParam()))->run(seek);
   RunResult served = decodebin_run("uridecodebin", served_uri(GetParam()))->run(seek);
-  expect_same_play(served, file, "segment seek");
+  // qtdemux does not cut a fragmented track's sound at the segment's edges (it gives whole AAC
+  // frames, up to 1152 samples more): the element's sound is checked against the segment itself.
+  expect_same_play(served, file, "segment seek", 2048);
   EXPECT_TRUE(served.segment_done);
+  if (shape_named(GetParam()).audio != see2ai::dev::AudioTrack::None) {
+    EXPECT_EQ(served.audio.samples, 48000);
+    EXPECT_EQ(served.audio.first, GST_SECOND / 2);
+    EXPECT_EQ(served.audio.end, 3 * GST_SECOND / 2);
+  }
   EXPECT_EQ(served.video.buffers, kFps);
-  EXPECT_EQ(served.video.last, 3 * GST_SECOND / 2 - kFrame);
+  EXPECT_NEAR(static_cast<double>(served.video.last), 1.5e9 - 1e9 / kFps, 1e6);
 }
 
 TEST_P(ShapeTest, DiscovererSeesWhatItSeesInTheFile) {
@@ -564,40 +621,66 @@ TEST_P(ShapeTest, DiscovererSeesWhatItSeesInTheFile) {
   g_object_unref(discoverer);
 }
 
-// ---- stream selection and seeking while the clip downloads
-// ---------------------------------------
+// ---- stream selection and seeking while the clip downloads ----------------------------------
 
-// Answers playbin3's stream collection with a selection of its video streams only.
-void select_video_only(GstElement *playbin, GstStreamCollection *collection,
-                       std::vector<std::string> *selected) {
-  GList *ids = nullptr;
-  selected->clear();
-  for (guint i = 0; i < gst_stream_collection_get_size(collection); ++i) {
-    GstStream *stream = gst_stream_collection_get_stream(collection, i);
-    if (gst_stream_get_stream_type(stream) & GST_STREAM_TYPE_VIDEO) {
-      ids = g_list_append(ids, const_cast<gchar *>(gst_stream_get_stream_id(stream)));
-      selected->push_back(gst_stream_get_stream_id(stream));
-    }
+// The stream types a streams-selected message lists.
+std::vector<std::string> selected_types(GstMessage *message) {
+  std::vector<std::string> types;
+  for (guint i = 0; i < gst_message_streams_selected_get_size(message); ++i) {
+    GstStream *stream = gst_message_streams_selected_get_stream(message, i);
+    types.push_back(gst_stream_type_get_name(gst_stream_get_stream_type(stream)));
+    gst_object_unref(stream);
   }
-  if (ids) gst_element_send_event(playbin, gst_event_new_select_streams(ids));
-  g_list_free(ids);
+  return types;
 }
 
 TEST_F(ConsumerTest, Playbin3WithTheSoundDeselectedPlaysThePictureOnly) {
-  RunResult results[2];
+  // Playing in real time, the application deselects the sound at once: decodebin3 selects the
+  // picture alone, the sound stops long before the end, the picture plays to the end. (Done while
+  // decodebin3 still sets its streams up, the switch trips races in GStreamer 1.22's decodebin3
+  // with any source, the file's included; in PAUSED it waits for the prerolled sound sink.)
   for (int served = 0; served < 2; ++served) {
+    SCOPED_TRACE(served ? "served" : "file");
     auto run = playbin_run("playbin3", served ? served_uri("av") : file_uri("av"));
-    GstElement *playbin = run->pipeline();
-    std::vector<std::string> selected;
-    run->on_collection = [playbin, &selected](GstStreamCollection *collection) {
-      select_video_only(playbin, collection, &selected);
+    for (const char *sink_property : {"video-sink", "audio-sink"}) {
+      GstElement *sink = nullptr;
+      g_object_get(run->pipeline(), sink_property, &sink, nullptr);
+      g_object_set(sink, "sync", TRUE, nullptr);
+      gst_object_unref(sink);
+    }
+    ConsumerRun *consumer = run.get();
+    std::vector<std::string> video_ids;
+    run->on_collection = [&video_ids](GstStreamCollection *collection) {
+      video_ids.clear();
+      for (guint i = 0; i < gst_stream_collection_get_size(collection); ++i) {
+        GstStream *stream = gst_stream_collection_get_stream(collection, i);
+        if (gst_stream_get_stream_type(stream) & GST_STREAM_TYPE_VIDEO)
+          video_ids.push_back(gst_stream_get_stream_id(stream));
+      }
     };
-    results[served] = run->run();
-    EXPECT_EQ(selected.size(), 1u);
+    run->after_preroll = [consumer, &video_ids](RunResult *result) {
+      EXPECT_EQ(video_ids.size(), 1u);
+      GList *ids = nullptr;
+      for (const auto &id : video_ids) ids = g_list_append(ids, const_cast<char *>(id.c_str()));
+      if (!ids) return false;
+      gst_element_set_state(consumer->pipeline(), GST_STATE_PLAYING);
+      const bool sent =
+          gst_element_send_event(consumer->pipeline(), gst_event_new_select_streams(ids));
+      g_list_free(ids);
+      EXPECT_TRUE(sent);
+      const bool switched = consumer->pump_until(result, [](GstMessage *message) {
+        return GST_MESSAGE_TYPE(message) == GST_MESSAGE_STREAMS_SELECTED &&
+               selected_types(message) == std::vector<std::string>{"video"};
+      });
+      EXPECT_TRUE(switched) << "decodebin3 never selected the picture alone";
+      return switched;
+    };
+    RunResult result = run->run();
+    EXPECT_EQ(result.errors, 0) << describe(result);
+    EXPECT_TRUE(result.eos) << describe(result);
+    EXPECT_EQ(result.video.buffers, kClipFrames) << describe(result);
+    EXPECT_LT(result.audio.end, GST_SECOND) << describe(result);
   }
-  expect_same_play(results[1], results[0], "playbin3, sound deselected");
-  EXPECT_EQ(results[1].video.buffers, kClipFrames);
-  EXPECT_EQ(results[1].audio.buffers, 0);
 }
 
 TEST_F(ConsumerTest, SeekRightAfterPrerollWaitsForTheBytesWhileTheClipDownloads) {
@@ -607,7 +690,8 @@ TEST_F(ConsumerTest, SeekRightAfterPrerollWaitsForTheBytesWhileTheClipDownloads)
     RunResult file = playbin_run(factory, file_uri("av"))->run(seek);
     server_->add_faults(R"([{"match":"download","path":"/files/av.mp4","rate":20000}])");
     auto run = playbin_run(factory, served_uri("av"));
-    run->still_downloading = [] { return !download_finished("av"); };
+    const int before = downloads_finished("av");
+    run->still_downloading = [before] { return downloads_finished("av") == before; };
     RunResult served = run->run(seek);
     expect_same_play(served, file, factory);
     EXPECT_TRUE(served.seek_during_download) << factory;
@@ -649,6 +733,10 @@ Mp4Pictures read_mp4(const std::string &path) {
   }
   return pictures;
 }
+
+// Mean luma difference below which two pictures are the same one (encoded the same way, they are
+// identical; consecutive pictures of the test clips differ by 0.5 and more).
+constexpr double kSamePicture = 0.25;
 
 double mean_difference(const std::vector<uint8_t> &a, const std::vector<uint8_t> &b) {
   if (a.size() != b.size() || a.empty()) return 255;
@@ -704,8 +792,8 @@ TEST_F(ConsumerTest, TranscoderWritesTheSameMp4AsFromTheFile) {
   EXPECT_NEAR(static_cast<double>(outputs[1].audio_samples),
               static_cast<double>(outputs[0].audio_samples), 1024);
   ASSERT_FALSE(outputs[1].luma.empty());
-  EXPECT_LT(mean_difference(outputs[1].luma.front(), outputs[0].luma.front()), 1.0);
-  EXPECT_LT(mean_difference(outputs[1].luma.back(), outputs[0].luma.back()), 1.0);
+  EXPECT_LT(mean_difference(outputs[1].luma.front(), outputs[0].luma.front()), kSamePicture);
+  EXPECT_LT(mean_difference(outputs[1].luma.back(), outputs[0].luma.back()), kSamePicture);
 }
 
 // ---- GES --------------------------------------------------------------------------------------
@@ -768,11 +856,12 @@ TEST_F(ConsumerTest, GesRendersTwoTrimmedClipsAsFromTheFiles) {
   // The first and last picture of each trimmed clip are the file's.
   for (size_t index : {size_t{0}, size_t{kFps - 1}, size_t{kFps}, size_t{2 * kFps - 1}}) {
     ASSERT_LT(index, rendered.luma.size());
-    EXPECT_LT(mean_difference(rendered.luma[index], file.luma[index]), 1.0) << "picture " << index;
+    EXPECT_LT(mean_difference(rendered.luma[index], file.luma[index]), kSamePicture)
+        << "picture " << index;
   }
   // They differ from their neighbours, so a picture too early or too late would show.
-  EXPECT_GT(mean_difference(file.luma[kFps - 1], file.luma[kFps - 2]), 1.0);
-  EXPECT_GT(mean_difference(file.luma[kFps], file.luma[kFps + 1]), 1.0);
+  EXPECT_GT(mean_difference(file.luma[kFps - 1], file.luma[kFps - 2]), kSamePicture);
+  EXPECT_GT(mean_difference(file.luma[kFps], file.luma[kFps + 1]), kSamePicture);
 }
 
 TEST_F(ConsumerTest, GesPreviewPlaysTheTimelineToEos) {
@@ -835,8 +924,11 @@ TEST_F(ConsumerTest, GesLaunchRendersServedClipsWrittenAsTheyAre) {
                 "see2ai://generate/prompt=a%20fox,%20at%20dusk%3F/duration=4/resolution=480p",
                 "duration=1.0", "+clip", served_uri("portrait"), "inpoint=0.5", "duration=1.0"});
   ASSERT_TRUE(run.ok) << run.out;
+  // Two seconds at ges-launch-1.0's own frame rate (30 fps: its video track's default).
   Mp4Pictures rendered = read_mp4(out);
-  EXPECT_EQ(rendered.luma.size(), 2u * kFps) << run.out;
+  EXPECT_EQ(rendered.luma.size(), 60u) << run.out;
+  ASSERT_FALSE(rendered.pts_ns.empty());
+  EXPECT_NEAR(static_cast<double>(rendered.pts_ns.back()), 2e9 - 1e9 / 30, 1e6);
   bool prompt_seen = false;
   for (const auto &line : server_->request_log())
     if (line.find("\"event\":\"submit\"") != std::string::npos &&
