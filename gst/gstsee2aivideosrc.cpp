@@ -29,8 +29,8 @@
 
 #include "clip_decoder.h"
 #include "clip_playlist.h"
-#include "growing_file.h"
 #include "generation_job.h"
+#include "growing_file.h"
 #include "job_messages.h"
 #include "output_pads.h"
 #include "see2ai_uri.h"
@@ -329,10 +329,12 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
       decoder.reset();
       if (!playlist.finish_file()) finish(GST_FLOW_EOS);
     } else if (timeline.past_stop(frame->kind == StreamKind::Video ? StreamTimeline::Stream::Video
-                                                                  : StreamTimeline::Stream::Audio,
+                                                                   : StreamTimeline::Stream::Audio,
                                   frame->pts_ns)) {
-      // Each stream ends at its own stop; the segment ends once every one has.
-      if (timeline.all_past_stop(pads.has_video(), pads.has_audio())) {
+      // Each stream ends at its own stop; the segment ends once every one downstream takes has
+      // (decoding on to the stop of a stream nobody takes only delays the end).
+      if (timeline.all_past_stop(pads.consumed(StreamKind::Video),
+                                 pads.consumed(StreamKind::Audio))) {
         decoder.reset();
         finish(GST_FLOW_EOS);
       }

@@ -205,7 +205,8 @@ void JobMessages::on_state(const TaskOutput &output, int64_t elapsed_ms) {
     state_ = service_state;
   }
   // Success lists every result file before the first download starts.
-  if (output.state == see2ai::TaskState::Succeeded) playlist_.set_file_count(output.result_urls.size());
+  if (output.state == see2ai::TaskState::Succeeded)
+    playlist_.set_file_count(output.result_urls.size());
   GstStructure *answer = result_structure(output, from_cache_);
   set_result(answer);
   gst_structure_free(answer);

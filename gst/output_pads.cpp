@@ -95,14 +95,50 @@ void OutputPads::set_stopping() {
   gate_cond_.notify_all();
 }
 
+namespace {
+
+// uridecodebin (GStreamer 1.22) ghosts a source's raw pads but watches pad-removed only on its
+// decodebins: the ghost of a removed raw pad stays, linked downstream, and a consumer that
+// restarts the source (nlecomposition does between two stacks of a GES timeline) cannot link the
+// next run's pad where the old one was. The ghost is removed with the pad it stands for, as
+// uridecodebin does for a decodebin's pads.
+GstPad *uridecodebin_ghost_of(GstPad *pad) {
+  GstPad *peer = gst_pad_get_peer(pad);
+  if (!peer) return nullptr;
+  GstPad *ghost = nullptr;
+  if (GST_IS_PROXY_PAD(peer)) {
+    GstProxyPad *internal = gst_proxy_pad_get_internal(GST_PROXY_PAD(peer));
+    if (internal && GST_IS_GHOST_PAD(internal)) {
+      GstObject *parent = gst_object_get_parent(GST_OBJECT(internal));
+      if (parent && g_strcmp0(G_OBJECT_TYPE_NAME(parent), "GstURIDecodeBin") == 0)
+        ghost = GST_PAD(gst_object_ref(internal));
+      if (parent) gst_object_unref(parent);
+    }
+    if (internal) gst_object_unref(internal);
+  }
+  gst_object_unref(peer);
+  return ghost;
+}
+
+}  // namespace
+
 void OutputPads::remove() {
   queues_.set_flushing(true);
   for (Pad *out : {&video_, &audio_}) {
     if (!out->pad) continue;
     gst_pad_stop_task(out->pad);
+    GstPad *ghost = uridecodebin_ghost_of(out->pad);
     gst_pad_set_active(out->pad, FALSE);
     gst_element_remove_pad(element_, out->pad);
     out->pad = nullptr;
+    if (ghost) {
+      if (GstObject *parent = gst_object_get_parent(GST_OBJECT(ghost))) {
+        gst_pad_set_active(ghost, FALSE);
+        gst_element_remove_pad(GST_ELEMENT(parent), ghost);
+        gst_object_unref(parent);
+      }
+      gst_object_unref(ghost);
+    }
   }
   queues_.clear();
 }
@@ -315,6 +351,15 @@ void OutputPads::pad_loop(Pad &out) {
     }
     if (&out == &video_) buffer = adapt_to_peer(buffer);
     GstFlowReturn ret = buffer ? gst_pad_push(pad, buffer) : GST_FLOW_ERROR;
+    if (ret == GST_FLOW_NOT_LINKED && out.was_linked) {
+      // Linked before, unlinked now: a consumer relinking its graph (nlecomposition does between
+      // two stacks, then seeks). Like decodebin's multiqueue, the data goes nowhere meanwhile;
+      // only a pad never linked counts as not linked.
+      GST_DEBUG_OBJECT(pad, "unlinked while streaming: buffer dropped");
+      ret = GST_FLOW_OK;
+    } else if (ret != GST_FLOW_NOT_LINKED) {
+      out.was_linked = true;
+    }
     if (ret == GST_FLOW_EOS) out.downstream_eos = true;
     queues_.report(out.queue, ret);
     if (ret == GST_FLOW_FLUSHING) gst_pad_pause_task(pad);

@@ -1,9 +1,10 @@
 // OutputPads: the element's source pads and what leaves them. It makes the "video" and "audio"
 // pads for the first file with a demuxer's sticky events in a demuxer's order (stream-start, the
-// stream collection, caps, segment, tags; stable stream ids under one prefix), then no-more-pads, announces new caps when the frames change format, turns decoded frames into
-// buffers, and runs one streaming task per pad fed through PadQueues, so a sink blocked in preroll
-// on one pad never starves the other. Live, it holds buffers until PLAYING and hands each one over
-// at its running time on the pipeline clock. It knows nothing of files, the job or seek policy.
+// stream collection, caps, segment, tags; stable stream ids under one prefix), then no-more-pads,
+// announces new caps when the frames change format, turns decoded frames into buffers, and runs one
+// streaming task per pad fed through PadQueues, so a sink blocked in preroll on one pad never
+// starves the other. Live, it holds buffers until PLAYING and hands each one over at its running
+// time on the pipeline clock. It knows nothing of files, the job or seek policy.
 #pragma once
 
 #include <gst/audio/audio.h>
@@ -42,6 +43,12 @@ class OutputPads {
   bool has_pads() const { return video_.pad || audio_.pad; }
   bool has_video() const { return video_.pad != nullptr; }
   bool has_audio() const { return audio_.pad != nullptr; }
+  // The stream's pad exists and something downstream takes its data (a GES audio track, say,
+  // leaves the video pad unlinked).
+  bool consumed(see2ai::StreamKind kind) {
+    GstPad *pad = pad_of(kind).pad;
+    return pad && gst_pad_is_linked(pad);
+  }
 
   // The first file makes the pads (a stream without a pad in it never gets one later: pads are
   // final after no-more-pads); a later file's other format becomes new caps, in stream order.
@@ -81,6 +88,7 @@ class OutputPads {
     GstPad *pad = nullptr;
     size_t queue = 0;             // index in PadQueues
     bool downstream_eos = false;  // pad task only: downstream said EOS, nothing more goes out
+    bool was_linked = false;      // pad task only: a push has reached a peer this run
   };
   // What the buffers of one stream are made as now, and the decoder's description it came from.
   template <typename Stream, typename Info>

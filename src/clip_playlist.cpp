@@ -155,7 +155,8 @@ std::optional<ServiceError> ClipPlaylist::failure_behind_media_error() {
 
 std::shared_ptr<GrowingFile> ClipPlaylist::seekable_file() const {
   std::lock_guard<std::mutex> guard(mutex_);
-  const std::optional<size_t> count = job_done_ ? std::optional<size_t>(files_.size()) : file_count_;
+  const std::optional<size_t> count =
+      job_done_ ? std::optional<size_t>(files_.size()) : file_count_;
   if (state_ == RunState::Stopped || job_error_ || count != 1u || files_.empty() || !files_[0])
     return nullptr;
   return files_[0];

@@ -54,15 +54,13 @@ std::vector<UriParam> parse_generate_params(
   std::vector<UriParam> params;
   if (rest.empty()) return params;
   if (rest[0] == '?') {
-    const std::string query = rest.substr(1, rest.find('#') == std::string::npos
-                                                 ? std::string::npos
-                                                 : rest.find('#') - 1);
+    const std::string query = rest.substr(
+        1, rest.find('#') == std::string::npos ? std::string::npos : rest.find('#') - 1);
     for (const std::string &part : split(query, '&'))
       if (!part.empty()) params.push_back(param_of(part));
     return params;
   }
-  if (rest[0] != '/')
-    throw std::invalid_argument("expected '?' or '/' after see2ai://generate");
+  if (rest[0] != '/') throw std::invalid_argument("expected '?' or '/' after see2ai://generate");
   // Segments are joined back onto the previous value until one starts a known parameter. One that
   // looks like NAME=VALUE with a name nobody knows is a mistake, not text: it is refused.
   std::vector<std::string> segments = split(rest.substr(1), '/');
@@ -75,8 +73,8 @@ std::vector<UriParam> parse_generate_params(
       parts.push_back(segment);
       continue;
     }
-    if (!name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") ==
-                             std::string::npos)
+    if (!name.empty() &&
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos)
       throw std::invalid_argument("unknown property \"" + name + "\"");
     if (parts.empty()) throw std::invalid_argument("\"" + segment + "\" is not NAME=VALUE");
     parts.back() += "/" + segment;

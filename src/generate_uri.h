@@ -24,8 +24,8 @@ struct UriParam {
 // and '#' are plain text there, and empty segments at the end are ignored.
 // Values are percent-decoded; a '%' not followed by two hex digits is kept as it is (a value a
 // tool already decoded). Throws std::invalid_argument naming the part that is not NAME=VALUE.
-std::vector<UriParam> parse_generate_params(const std::string &rest,
-                                            const std::function<bool(const std::string &)> &is_name);
+std::vector<UriParam> parse_generate_params(
+    const std::string &rest, const std::function<bool(const std::string &)> &is_name);
 
 // Percent-decoding that leaves a '%' without two hex digits after it as it is.
 std::string decode_percent_escapes(const std::string &text);

@@ -831,6 +831,11 @@ GESTimeline *two_clip_timeline(const std::string &first_uri, const std::string &
 TEST_F(ConsumerTest, GesRendersTwoTrimmedClipsAsFromTheFiles) {
   Mp4Pictures outputs[2];
   for (int served = 0; served < 2; ++served) {
+    // Served slowly (discovery, then the render): nlecomposition seeks each clip to its in-point
+    // as soon as it prerolls, while the clip still downloads.
+    if (served)
+      server_->add_faults(
+          R"([{"match":"download","path":"/files/av.mp4","rate":20000,"times":2}])");
     GESTimeline *timeline = served ? two_clip_timeline(served_uri("av"), served_uri("moov-last"))
                                    : two_clip_timeline(file_uri("av"), file_uri("moov-last"));
     EXPECT_EQ(ges_timeline_get_duration(timeline), 2 * kClipLength);

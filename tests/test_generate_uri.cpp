@@ -16,8 +16,8 @@ using see2ai::UriParam;
 namespace {
 
 bool known(const std::string &name) {
-  static const std::set<std::string> names = {"prompt", "duration", "resolution",
-                                              "first-frame-url", "video-urls"};
+  static const std::set<std::string> names = {"prompt", "duration", "resolution", "first-frame-url",
+                                              "video-urls"};
   return names.count(name) > 0;
 }
 
@@ -54,9 +54,9 @@ TEST(GenerateUri, PathFormAsGesLaunchHandsItOnKeepsQuestionMarksSpacesAndSlashes
             (std::vector<std::string>{"first-frame-url=https://cdn.example/a/b.png?x=1",
                                       "prompt=a/b", "duration=4"}));
   // Repeated names stay repeated (arrays).
-  EXPECT_EQ(flat(parse_generate_params("/video-urls=https://a/1.mp4/video-urls=https://a/2.mp4",
-                                       known)),
-            (std::vector<std::string>{"video-urls=https://a/1.mp4", "video-urls=https://a/2.mp4"}));
+  EXPECT_EQ(
+      flat(parse_generate_params("/video-urls=https://a/1.mp4/video-urls=https://a/2.mp4", known)),
+      (std::vector<std::string>{"video-urls=https://a/1.mp4", "video-urls=https://a/2.mp4"}));
 }
 
 TEST(GenerateUri, MistakesAreRefusedWithWhatIsWrong_n) {
