@@ -471,6 +471,13 @@ class ConsumerTest : public ::testing::Test {
       server_->add_faults(R"([{"match":"status","times":-1,"status":200,"path":"/api/v1/status/)" +
                           std::string(shape.name) + R"(","body":)" + json_string(body) + "}]");
     }
+    // A task with two result files of different shapes, played as one stream.
+    const std::string two =
+        "{\"task_id\":\"two-files\",\"state\":\"succeeded\",\"result_urls\":[\"" + server_->url() +
+        "/files/av.mp4\",\"" + server_->url() + "/files/portrait.mp4\"]}";
+    server_->add_faults(
+        R"([{"match":"status","times":-1,"status":200,"path":"/api/v1/status/two-files","body":)" +
+        json_string(two) + "}]");
   }
   static void TearDownTestSuite() {
     g_unsetenv("SEE2AI_API_URL");
@@ -647,6 +654,68 @@ TEST_P(ShapeTest, DiscovererSeesWhatItSeesInTheFile) {
   gst_discoverer_info_unref(served);
   gst_discoverer_info_unref(again);
   g_object_unref(discoverer);
+}
+
+// ---- the stream collection ------------------------------------------------------------------
+
+TEST_F(ConsumerTest, EveryPadCarriesTheCollectionInStepWithALaterFilesFormat) {
+  GError *error = nullptr;
+  GstElement *pipeline = gst_parse_launch(
+      "see2aivideosrc task-id=two-files name=s s.video ! fakesink sync=false "
+      "s.audio ! fakesink sync=false",
+      &error);
+  ASSERT_NE(pipeline, nullptr) << (error ? error->message : "");
+  ConsumerRun run(pipeline);
+  RunResult result = run.run();
+  ASSERT_EQ(result.errors, 0) << describe(result);
+  ASSERT_TRUE(result.eos);
+  GstElement *source = gst_bin_get_by_name(GST_BIN(pipeline), "s");
+  ASSERT_NE(source, nullptr);
+  int pads = 0;
+  for (const char *name : {"video", "audio"}) {
+    SCOPED_TRACE(name);
+    GstPad *pad = gst_element_get_static_pad(source, name);
+    ASSERT_NE(pad, nullptr);
+    ++pads;
+    GstStream *stream = gst_pad_get_stream(pad);
+    GstEvent *event = gst_pad_get_sticky_event(pad, GST_EVENT_STREAM_COLLECTION, 0);
+    ASSERT_TRUE(stream && event);
+    GstStreamCollection *collection = nullptr;
+    gst_event_parse_stream_collection(event, &collection);
+    // The collection lists both streams, this pad's among them (the very object of its
+    // stream-start), under the prefix of every stream id.
+    ASSERT_EQ(gst_stream_collection_get_size(collection), 2u);
+    bool found = false;
+    for (guint i = 0; i < 2; ++i)
+      found |= gst_stream_collection_get_stream(collection, i) == stream;
+    EXPECT_TRUE(found);
+    const std::string id = gst_stream_get_stream_id(stream);
+    EXPECT_EQ(id, std::string(gst_stream_collection_get_upstream_id(collection)) + "/" + name);
+    // In step with the second file: the stream's caps are the pad's caps now (9:16 for video).
+    GstCaps *stream_caps = gst_stream_get_caps(stream);
+    GstCaps *pad_caps = gst_pad_get_current_caps(pad);
+    ASSERT_TRUE(stream_caps && pad_caps);
+    EXPECT_TRUE(gst_caps_is_equal(stream_caps, pad_caps));
+    if (std::string(name) == "video") {
+      int width = 0, height = 0;
+      gst_structure_get_int(gst_caps_get_structure(pad_caps, 0), "width", &width);
+      gst_structure_get_int(gst_caps_get_structure(pad_caps, 0), "height", &height);
+      EXPECT_LT(width, height);
+    }
+    gst_caps_unref(stream_caps);
+    gst_caps_unref(pad_caps);
+    gst_object_unref(collection);
+    gst_event_unref(event);
+    gst_object_unref(stream);
+    gst_object_unref(pad);
+  }
+  EXPECT_EQ(pads, 2);
+  gst_object_unref(source);
+  // decodebin3 follows the second file's format as it goes.
+  RunResult decoded = decodebin_run("uridecodebin3", served_uri("two-files"))->run();
+  EXPECT_EQ(decoded.errors, 0) << describe(decoded);
+  EXPECT_TRUE(decoded.eos);
+  EXPECT_EQ(decoded.video.buffers, 2 * kClipFrames);
 }
 
 // ---- stream selection and seeking while the clip downloads ----------------------------------
