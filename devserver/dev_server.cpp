@@ -461,7 +461,8 @@ void DevServer::Impl::handle_submit(SoupServerMessage *message) {
     send(message, json_answer(405, detail_json("use POST")), std::nullopt, false);
     return;
   }
-  std::optional<FaultRule> fault = faults.take(FaultTarget::Submit);
+  std::optional<FaultRule> fault =
+      faults.take(FaultTarget::Submit, g_uri_get_path(soup_server_message_get_uri(message)));
   if (fault && fault->replaces_answer()) {
     send(message, fault_answer(*fault), fault, false);
     return;
@@ -690,7 +691,7 @@ void DevServer::Impl::handle_status(SoupServerMessage *message, const std::strin
     send(message, json_answer(405, detail_json("use GET")), std::nullopt, false);
     return;
   }
-  std::optional<FaultRule> fault = faults.take(FaultTarget::Status);
+  std::optional<FaultRule> fault = faults.take(FaultTarget::Status, path);
   if (fault && fault->replaces_answer()) {
     send(message, fault_answer(*fault), fault, false);
     return;
@@ -721,7 +722,7 @@ void DevServer::Impl::handle_file(SoupServerMessage *message, const std::string 
     send(message, json_answer(405, detail_json("use GET")), std::nullopt, false);
     return;
   }
-  std::optional<FaultRule> fault = faults.take(FaultTarget::Download);
+  std::optional<FaultRule> fault = faults.take(FaultTarget::Download, path);
   if (fault && fault->replaces_answer()) {
     send(message, fault_answer(*fault), fault, false);
     return;

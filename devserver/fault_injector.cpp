@@ -17,7 +17,7 @@ const char *const kKnownKeys[] = {
     "rate",         "redirect_to",    "state_field",     "state_text",   "task_outcome",
     "sync_timeout", "malformed_json", "huge_body_bytes", "invalid_utf8", "html",
     "warnings",     "chunked",        "no_length",       "endless",      "gzip",
-    "ignore_range", "status_of",      "hold_ms"};
+    "ignore_range", "status_of",      "hold_ms",         "path"};
 
 // A whole minute is far longer than any test waits for an answer.
 constexpr int64_t kMaxHoldMs = 600000;
@@ -93,6 +93,9 @@ FaultRule parse_rule(JsonNode *node) {
   auto match = string_member(object, "match");
   if (!match) throw std::invalid_argument("fault rule: \"match\" is required");
   rule.match = parse_target(*match);
+  rule.path = string_member(object, "path");
+  if (rule.path && (*rule.path)[0] != '/')
+    throw std::invalid_argument("fault rule: \"path\" must start with /");
   rule.skip = int_member(object, "skip").value_or(0);
   rule.times = int_member(object, "times").value_or(1);
   if (rule.skip < 0) throw std::invalid_argument("fault rule: \"skip\" must be >= 0");
@@ -203,11 +206,12 @@ void FaultInjector::clear() {
   rules_.clear();
 }
 
-std::optional<FaultRule> FaultInjector::take(FaultTarget target) {
+std::optional<FaultRule> FaultInjector::take(FaultTarget target, const std::string &path) {
   std::lock_guard<std::mutex> guard(lock_);
   for (auto &rule : rules_) {
     if (rule.times == 0) continue;
     if (rule.match != FaultTarget::Any && rule.match != target) continue;
+    if (rule.path && *rule.path != path) continue;
     if (rule.skip > 0) {
       --rule.skip;
       continue;

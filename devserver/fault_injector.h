@@ -14,8 +14,9 @@ enum class FaultTarget { Submit, Status, Download, Any };
 
 struct FaultRule {
   FaultTarget match = FaultTarget::Any;
-  int64_t skip = 0;   // matching requests to let through first
-  int64_t times = 1;  // -1: forever
+  std::optional<std::string> path;  // only requests for exactly this path (e.g. one task's status)
+  int64_t skip = 0;                 // matching requests to let through first
+  int64_t times = 1;                // -1: forever
   std::optional<int> status;
   std::optional<std::string> body;
   std::string content_type = "application/json";
@@ -56,8 +57,9 @@ class FaultInjector {
  public:
   void add(std::vector<FaultRule> rules);
   void clear();
-  // The rule that applies to this request, if any; counts it against the rule's skip and times.
-  std::optional<FaultRule> take(FaultTarget target);
+  // The rule that applies to this request (`path`: the request's path), if any; counts it
+  // against the rule's skip and times.
+  std::optional<FaultRule> take(FaultTarget target, const std::string &path);
 
  private:
   std::mutex lock_;

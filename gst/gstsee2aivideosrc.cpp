@@ -30,6 +30,7 @@
 #include "clip_decoder.h"
 #include "clip_playlist.h"
 #include "generation_job.h"
+#include "growing_file.h"
 #include "job_messages.h"
 #include "output_pads.h"
 #include "see2ai_uri.h"
@@ -93,6 +94,14 @@ struct GstSee2aiVideoSrcPrivate {
   GstSegment segment;
   bool need_segment = false;
   guint32 segment_seqnum = 0;
+  // A seek accepted but not yet made: the decoding task moves the decoder, since the bytes it
+  // needs may still be downloading (the seeking thread does not wait for them).
+  std::optional<GstSeekFlags> pending_seek;
+  // A seek is interrupting the decoder's reads: the error that makes is not a failure.
+  std::atomic<bool> seeking{false};
+  // The seqnum of the last seek accepted: a pipeline sends its seek through every sink, so the
+  // same seek comes up each pad; it is served once, as a demuxer does.
+  std::atomic<guint32> last_seek_seqnum{GST_SEQNUM_INVALID};
 
   std::atomic<bool> live{false};  // read by queries on other threads
   std::atomic<bool> loop{false};
@@ -103,8 +112,11 @@ struct GstSee2aiVideoSrcPrivate {
   void decode_iteration();
   bool handle_seek(GstEvent *event);
   bool seekable();
+  gint64 duration();
 
  private:
+  const char *seek_refusal(GstFormat format, gdouble rate);
+  void move_decoder(GstSeekFlags flags);
   bool open_next_file();
   void push_frame(const see2ai::DecodedFrame &frame);
   void finish(GstFlowReturn reason);
@@ -151,11 +163,20 @@ bool GstSee2aiVideoSrcPrivate::start() {
     job->set_cache_max_size(run.cache_max_size);
   }
   playlist.start(run.loop);
-  pads.start(run.is_live, run.request.prompt.value_or(""));
+  // Stream ids from a hash of the URI that recreates this request, as gst_pad_create_stream_id
+  // makes them for a URI handler: the same request, the same ids, every run.
+  gchar *uri = gst_uri_handler_get_uri(GST_URI_HANDLER(src));
+  gchar *stream_prefix = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uri, -1);
+  pads.start(run.is_live, run.request.prompt.value_or(""), stream_prefix);
+  g_free(stream_prefix);
+  g_free(uri);
   timeline.start(run.loop);
   gst_segment_init(&segment, GST_FORMAT_TIME);
   need_segment = false;
   segment_seqnum = gst_util_seqnum_next();
+  pending_seek.reset();
+  seeking = false;
+  last_seek_seqnum = GST_SEQNUM_INVALID;
   job_thread = std::thread([this] { messages.run(*job); });
   gst_task_start(decode_task);
   return true;
@@ -301,22 +322,34 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
     return;
   }
   try {
+    if (pending_seek) {
+      move_decoder(*pending_seek);
+      pending_seek.reset();
+    }
     if (!decoder && !open_next_file()) return;
     std::optional<see2ai::DecodedFrame> frame = decoder->next();
-    if (frame && timeline.past_stop(frame->pts_ns)) {
-      decoder.reset();
-      finish(GST_FLOW_EOS);
-    } else if (frame) {
-      push_frame(*frame);
-    } else {
+    if (!frame) {
       decoder.reset();
       if (!playlist.finish_file()) finish(GST_FLOW_EOS);
+    } else if (timeline.past_stop(frame->kind == StreamKind::Video ? StreamTimeline::Stream::Video
+                                                                   : StreamTimeline::Stream::Audio,
+                                  frame->pts_ns)) {
+      // Each stream ends at its own stop; the segment ends once every one downstream takes has
+      // (decoding on to the stop of a stream nobody takes only delays the end).
+      if (timeline.all_past_stop(pads.consumed(StreamKind::Video),
+                                 pads.consumed(StreamKind::Audio))) {
+        decoder.reset();
+        finish(GST_FLOW_EOS);
+      }
+    } else {
+      push_frame(*frame);
     }
   } catch (const MediaError &error) {
     if (playlist.state() == RunState::Stopped) {
       finish(GST_FLOW_FLUSHING);
       return;
     }
+    if (seeking) return;  // the seek waiting for this iteration goes on from where it puts us
     // A download that failed for good shows up here as a read error: report the job's cause.
     std::optional<see2ai::ServiceError> failure = playlist.failure_behind_media_error();
     if (playlist.state() == RunState::Stopped) {
@@ -334,11 +367,67 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
   }
 }
 
-// Seeking needs the whole clip on disk (one file, not live, not looping).
+// Any time once the clip's single file is being played, whole or still downloading; not live,
+// not looping.
 bool GstSee2aiVideoSrcPrivate::seekable() {
   return !live && !loop && playlist.seekable_file() != nullptr;
 }
 
+// Why a seek cannot be served, or nullptr when it can.
+const char *GstSee2aiVideoSrcPrivate::seek_refusal(GstFormat format, gdouble rate) {
+  if (format != GST_FORMAT_TIME) return "only seeks in time are supported";
+  if (rate != 1.0) return "only a rate of 1.0 is supported";
+  if (live) return "a live source (is-live=true) cannot seek";
+  if (loop) return "a looping clip (loop=true) cannot seek";
+  if (!playlist.seekable_file())
+    return "there is nothing to seek in yet, or the task has several result files, which play as "
+           "one stream";
+  return nullptr;
+}
+
+// The clip's length; for a fragmented MP4 opened while it downloaded (its first fragment was all
+// that was known then), learnt from the whole file once it is on disk.
+gint64 GstSee2aiVideoSrcPrivate::duration() {
+  gint64 known = timeline.clip_duration();
+  if (known >= 0 || live || loop) return known;
+  std::shared_ptr<see2ai::GrowingFile> file = playlist.seekable_file();
+  if (!file || !file->complete()) return -1;
+  try {
+    known = ClipDecoder(file, 1).info().duration_ns;
+  } catch (const MediaError &error) {
+    GST_DEBUG_OBJECT(src, "the clip's length cannot be read: %s", error.what());
+    return -1;
+  }
+  if (known >= 0) timeline.set_clip_duration(known);
+  return known;
+}
+
+// On the decoding task: puts the decoder where the accepted seek wants it (the first file again
+// when it was played to its end). Waits for bytes still downloading; a later seek or a stop
+// interrupts the wait.
+void GstSee2aiVideoSrcPrivate::move_decoder(GstSeekFlags flags) {
+  if (!decoder) {
+    playlist.rewind();
+    std::shared_ptr<see2ai::GrowingFile> file = playlist.seekable_file();
+    if (!file) throw MediaError(false, "the clip is no longer available");
+    decoder = std::make_unique<ClipDecoder>(file);
+  }
+  if ((flags & GST_SEEK_FLAG_KEY_UNIT) && !(flags & GST_SEEK_FLAG_ACCURATE)) {
+    // The segment starts at the key frame (at or before the target, the one a decoder can start
+    // from), so nothing is decoded only to be dropped.
+    const auto key =
+        static_cast<GstClockTime>(decoder->seek_to_key_frame(static_cast<int64_t>(segment.start)));
+    GST_DEBUG_OBJECT(src, "key-unit seek to %" GST_TIME_FORMAT " starts at %" GST_TIME_FORMAT,
+                     GST_TIME_ARGS(segment.start), GST_TIME_ARGS(key));
+    segment.start = segment.time = segment.position = key;
+    timeline.seek(key);
+  } else {
+    decoder->seek(static_cast<int64_t>(segment.start), flags & GST_SEEK_FLAG_ACCURATE);
+  }
+}
+
+// Accepted at any time once the clip plays, or refused with a warning that says why. The seek's
+// seqnum goes on its flush-start, flush-stop and segment (nlecomposition waits for it).
 bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
   gdouble rate;
   GstFormat format;
@@ -346,44 +435,32 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
   GstSeekType start_type, stop_type;
   gint64 start, stop;
   gst_event_parse_seek(event, &rate, &format, &flags, &start_type, &start, &stop_type, &stop);
-  if (format != GST_FORMAT_TIME || rate != 1.0 || !seekable()) {
-    GST_DEBUG_OBJECT(src, "refusing seek (format %s, rate %f)", gst_format_get_name(format), rate);
+  if (const char *refusal = seek_refusal(format, rate)) {
+    GST_ELEMENT_WARNING(src, CORE, SEEK, ("Cannot seek: %s", refusal), (nullptr));
     return false;
   }
   const bool flush = flags & GST_SEEK_FLAG_FLUSH;
   const guint32 seqnum = gst_event_get_seqnum(event);
+  if (last_seek_seqnum.exchange(seqnum) == seqnum) {
+    GST_DEBUG_OBJECT(src, "seek %u already served (it came up another pad)", seqnum);
+    return true;
+  }
   if (flush) pads.flush_start(seqnum);
+  // The decoding task may be waiting for bytes of the file: it returns, and the seek takes its
+  // lock.
+  seeking = true;
   gst_task_pause(decode_task);
+  playlist.interrupt_reads();
   g_rec_mutex_lock(&decode_lock);
+  playlist.resume_reads();
+  seeking = false;
   gboolean update;
   gst_segment_do_seek(&segment, rate, format, flags, start_type, start, stop_type, stop, &update);
   segment.position = segment.start;
   segment.time = segment.start;
   timeline.set_stop(GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : StreamTimeline::kNone);
-  bool ok = true;
-  try {
-    if (!decoder) {
-      playlist.rewind();
-      std::shared_ptr<see2ai::GrowingFile> file = playlist.seekable_file();
-      if (!file) throw MediaError(false, "the clip is no longer available");
-      decoder = std::make_unique<ClipDecoder>(file);
-    }
-    if ((flags & GST_SEEK_FLAG_KEY_UNIT) && !(flags & GST_SEEK_FLAG_ACCURATE)) {
-      // The segment starts at the key frame (at or before the target, the one a decoder can
-      // start from), so nothing is decoded only to be dropped.
-      const auto key = static_cast<GstClockTime>(
-          decoder->seek_to_key_frame(static_cast<int64_t>(segment.start)));
-      GST_DEBUG_OBJECT(src, "key-unit seek to %" GST_TIME_FORMAT " starts at %" GST_TIME_FORMAT,
-                       GST_TIME_ARGS(segment.start), GST_TIME_ARGS(key));
-      segment.start = segment.time = segment.position = key;
-    } else {
-      decoder->seek(static_cast<int64_t>(segment.start), flags & GST_SEEK_FLAG_ACCURATE);
-    }
-    timeline.seek(segment.start);
-  } catch (const MediaError &error) {
-    GST_WARNING_OBJECT(src, "seek failed: %s", error.what());
-    ok = false;
-  }
+  timeline.seek(segment.start);
+  pending_seek = flags;
   if (flush) pads.flush_stop(seqnum);
   segment_seqnum = seqnum;
   need_segment = true;
@@ -394,7 +471,7 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
                                                            static_cast<gint64>(segment.start)));
   gst_task_start(decode_task);
   g_rec_mutex_unlock(&decode_lock);
-  return ok;
+  return true;
 }
 
 static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
@@ -404,7 +481,7 @@ static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
       GstFormat format;
       gst_query_parse_duration(query, &format, nullptr);
       if (format != GST_FORMAT_TIME) break;
-      const gint64 duration = priv->timeline.clip_duration();
+      const gint64 duration = priv->duration();
       if (duration < 0 || priv->loop) return FALSE;
       gst_query_set_duration(query, GST_FORMAT_TIME, duration);
       return TRUE;
@@ -421,14 +498,24 @@ static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query) {
       GstFormat format;
       gst_query_parse_seeking(query, &format, nullptr, nullptr, nullptr);
       if (format != GST_FORMAT_TIME) break;
-      gst_query_set_seeking(query, GST_FORMAT_TIME, priv->seekable(), 0,
-                            priv->timeline.clip_duration());
+      gst_query_set_seeking(query, GST_FORMAT_TIME, priv->seekable(), 0, priv->duration());
       return TRUE;
     }
     case GST_QUERY_LATENCY:
       // Live: a frame's worth (24 fps); the clip is decoded ahead, so no more is needed.
       gst_query_set_latency(query, priv->live, priv->live ? GST_SECOND / 24 : 0,
                             GST_CLOCK_TIME_NONE);
+      return TRUE;
+    case GST_QUERY_URI: {
+      gchar *uri = gst_uri_handler_get_uri(GST_URI_HANDLER(parent));
+      gst_query_set_uri(query, uri);
+      g_free(uri);
+      return TRUE;
+    }
+    case GST_QUERY_SELECTABLE:
+      // decodebin3 selects the streams itself (playbin3's select-streams never reaches a source
+      // in GStreamer 1.22), so every stream keeps flowing and a deselected one is dropped there.
+      gst_query_set_selectable(query, FALSE);
       return TRUE;
     case GST_QUERY_SCHEDULING:
       gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);

@@ -215,6 +215,9 @@ void JobMessages::on_state(const TaskOutput &output, int64_t elapsed_ms) {
     std::lock_guard<std::mutex> guard(lock_);
     state_ = service_state;
   }
+  // Success lists every result file before the first download starts.
+  if (output.state == see2ai::TaskState::Succeeded)
+    playlist_.set_file_count(output.result_urls.size());
   GstStructure *answer = result_structure(output, from_cache_);
   set_result(answer);
   gst_structure_free(answer);

@@ -72,9 +72,10 @@ void OutputPads::add_static_pad_templates(GstElementClass *klass) {
 OutputPads::OutputPads(GstElement *element, GstPadQueryFunction query, GstPadEventFunction event)
     : element_(element), query_(query), event_(event) {}
 
-void OutputPads::start(bool live, const std::string &title) {
+void OutputPads::start(bool live, const std::string &title, const std::string &stream_prefix) {
   live_ = live;
   title_ = title;
+  stream_prefix_ = stream_prefix;
   group_id_ = gst_util_group_id_next();
   video_ = Pad();
   audio_ = Pad();
@@ -98,14 +99,50 @@ void OutputPads::set_stopping() {
   unschedule_clock_waits();
 }
 
+namespace {
+
+// uridecodebin (GStreamer 1.22) ghosts a source's raw pads but watches pad-removed only on its
+// decodebins: the ghost of a removed raw pad stays, linked downstream, and a consumer that
+// restarts the source (nlecomposition does between two stacks of a GES timeline) cannot link the
+// next run's pad where the old one was. The ghost is removed with the pad it stands for, as
+// uridecodebin does for a decodebin's pads.
+GstPad *uridecodebin_ghost_of(GstPad *pad) {
+  GstPad *peer = gst_pad_get_peer(pad);
+  if (!peer) return nullptr;
+  GstPad *ghost = nullptr;
+  if (GST_IS_PROXY_PAD(peer)) {
+    GstProxyPad *internal = gst_proxy_pad_get_internal(GST_PROXY_PAD(peer));
+    if (internal && GST_IS_GHOST_PAD(internal)) {
+      GstObject *parent = gst_object_get_parent(GST_OBJECT(internal));
+      if (parent && g_strcmp0(G_OBJECT_TYPE_NAME(parent), "GstURIDecodeBin") == 0)
+        ghost = GST_PAD(gst_object_ref(internal));
+      if (parent) gst_object_unref(parent);
+    }
+    if (internal) gst_object_unref(internal);
+  }
+  gst_object_unref(peer);
+  return ghost;
+}
+
+}  // namespace
+
 void OutputPads::remove() {
   queues_.set_flushing(true);
   for (Pad *out : {&video_, &audio_}) {
     if (!out->pad) continue;
     gst_pad_stop_task(out->pad);
+    GstPad *ghost = uridecodebin_ghost_of(out->pad);
     gst_pad_set_active(out->pad, FALSE);
     gst_element_remove_pad(element_, out->pad);
     out->pad = nullptr;
+    if (ghost) {
+      if (GstObject *parent = gst_object_get_parent(GST_OBJECT(ghost))) {
+        gst_pad_set_active(ghost, FALSE);
+        gst_element_remove_pad(GST_ELEMENT(parent), ghost);
+        gst_object_unref(parent);
+      }
+      gst_object_unref(ghost);
+    }
   }
   queues_.clear();
 }
@@ -117,18 +154,27 @@ void OutputPads::configure(const see2ai::ClipInfo &info, const GstSegment *segme
     if (audio_.pad && info.audio) announce(audio_, audio_format_, *info.audio);
     return;
   }
-  GstStreamCollection *collection = gst_stream_collection_new(nullptr);
+  // Every stream first: each pad carries the whole collection, right after its stream-start.
+  GstStreamCollection *collection = gst_stream_collection_new(stream_prefix_.c_str());
+  GstCaps *video_caps = nullptr, *audio_caps = nullptr;
+  GstStream *video_stream = nullptr, *audio_stream = nullptr;
   if (info.video) {
-    GstCaps *caps = caps_for(video_format_.stream, video_format_.info, *info.video);
+    video_caps = caps_for(video_format_.stream, video_format_.info, *info.video);
     sent_video_info_ = video_format_.info;
-    add_pad(video_, &video_template, caps, GST_TAG_VIDEO_CODEC, info.video->codec_name,
-            info.container, collection, segment, seqnum);
+    video_stream = new_stream(&video_template, video_caps);
+    gst_stream_collection_add_stream(collection, GST_STREAM(gst_object_ref(video_stream)));
   }
   if (info.audio) {
-    GstCaps *caps = caps_for(audio_format_.stream, audio_format_.info, *info.audio);
-    add_pad(audio_, &audio_template, caps, GST_TAG_AUDIO_CODEC, info.audio->codec_name,
-            info.container, collection, segment, seqnum);
+    audio_caps = caps_for(audio_format_.stream, audio_format_.info, *info.audio);
+    audio_stream = new_stream(&audio_template, audio_caps);
+    gst_stream_collection_add_stream(collection, GST_STREAM(gst_object_ref(audio_stream)));
   }
+  if (video_stream)
+    add_pad(video_, &video_template, video_stream, video_caps, GST_TAG_VIDEO_CODEC,
+            info.video->codec_name, info.container, collection, segment, seqnum);
+  if (audio_stream)
+    add_pad(audio_, &audio_template, audio_stream, audio_caps, GST_TAG_AUDIO_CODEC,
+            info.audio->codec_name, info.container, collection, segment, seqnum);
   gst_element_post_message(element_,
                            gst_message_new_stream_collection(GST_OBJECT(element_), collection));
   gst_object_unref(collection);
@@ -149,8 +195,16 @@ void OutputPads::announce(Pad &out, Format<Stream, Info> &format, const Stream &
   gst_caps_unref(caps);
 }
 
-// Takes `caps`.
-void OutputPads::add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps,
+GstStream *OutputPads::new_stream(GstStaticPadTemplate *templ, GstCaps *caps) const {
+  const std::string id = stream_prefix_ + "/" + templ->name_template;
+  return gst_stream_new(id.c_str(), caps,
+                        templ == &video_template ? GST_STREAM_TYPE_VIDEO : GST_STREAM_TYPE_AUDIO,
+                        GST_STREAM_FLAG_NONE);
+}
+
+// Takes `stream` and `caps`. The sticky events go out in a demuxer's order: decodebin3 links a
+// stream-aware input (a GstStream on its stream-start) only once the collection came.
+void OutputPads::add_pad(Pad &out, GstStaticPadTemplate *templ, GstStream *stream, GstCaps *caps,
                          const char *codec_tag, const std::string &codec,
                          const std::string &container, GstStreamCollection *collection,
                          const GstSegment *segment, guint32 seqnum) {
@@ -159,16 +213,12 @@ void OutputPads::add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps,
   gst_pad_set_event_function(pad, event_);
   gst_pad_use_fixed_caps(pad);
   gst_pad_set_active(pad, TRUE);
-  gchar *stream_id = gst_pad_create_stream_id(pad, element_, templ->name_template);
-  GstEvent *start = gst_event_new_stream_start(stream_id);
+  GstEvent *start = gst_event_new_stream_start(gst_stream_get_stream_id(stream));
   gst_event_set_group_id(start, group_id_);
-  GstStream *stream = gst_stream_new(
-      stream_id, caps, templ == &video_template ? GST_STREAM_TYPE_VIDEO : GST_STREAM_TYPE_AUDIO,
-      GST_STREAM_FLAG_NONE);
   gst_event_set_stream(start, stream);
-  gst_stream_collection_add_stream(collection, stream);
-  g_free(stream_id);
+  gst_object_unref(stream);
   gst_pad_push_event(pad, start);
+  gst_pad_push_event(pad, gst_event_new_stream_collection(collection));
   gst_pad_set_caps(pad, caps);
   gst_caps_unref(caps);
   GstEvent *segment_event = gst_event_new_segment(segment);
@@ -305,6 +355,15 @@ void OutputPads::pad_loop(Pad &out) {
     }
     if (&out == &video_) buffer = adapt_to_peer(buffer);
     GstFlowReturn ret = buffer ? gst_pad_push(pad, buffer) : GST_FLOW_ERROR;
+    if (ret == GST_FLOW_NOT_LINKED && out.was_linked) {
+      // Linked before, unlinked now: a consumer relinking its graph (nlecomposition does between
+      // two stacks, then seeks). Like decodebin's multiqueue, the data goes nowhere meanwhile;
+      // only a pad never linked counts as not linked.
+      GST_DEBUG_OBJECT(pad, "unlinked while streaming: buffer dropped");
+      ret = GST_FLOW_OK;
+    } else if (ret != GST_FLOW_NOT_LINKED) {
+      out.was_linked = true;
+    }
     if (ret == GST_FLOW_EOS) out.downstream_eos = true;
     queues_.report(out.queue, ret);
     if (ret == GST_FLOW_FLUSHING) gst_pad_pause_task(pad);
@@ -314,8 +373,9 @@ void OutputPads::pad_loop(Pad &out) {
   const bool last =
       GST_EVENT_TYPE(event) == GST_EVENT_EOS || GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE;
   if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
-    // A later result file in another format: the stream in the collection describes it from now
-    // on, and the video frames after this event have its layout.
+    // A later result file in another format: the pad's GstStream, the very object in the
+    // collection every pad carries, describes it from now on (the collection stays in step), and
+    // the video frames after this event have its layout.
     GstCaps *caps = nullptr;
     gst_event_parse_caps(event, &caps);
     if (GstStream *stream = gst_pad_get_stream(pad)) {

@@ -1,9 +1,10 @@
 // OutputPads: the element's source pads and what leaves them. It makes the "video" and "audio"
-// pads for the first file (stream-start, caps, segment, tags, the stream collection,
-// no-more-pads), announces new caps when the frames change format, turns decoded frames into
-// buffers, and runs one streaming task per pad fed through PadQueues, so a sink blocked in preroll
-// on one pad never starves the other. Live, it holds buffers until PLAYING and hands each one over
-// at its running time on the pipeline clock. It knows nothing of files, the job or seek policy.
+// pads for the first file with a demuxer's sticky events in a demuxer's order (stream-start, the
+// stream collection, caps, segment, tags; stable stream ids under one prefix), then no-more-pads,
+// announces new caps when the frames change format, turns decoded frames into buffers, and runs one
+// streaming task per pad fed through PadQueues, so a sink blocked in preroll on one pad never
+// starves the other. Live, it holds buffers until PLAYING and hands each one over at its running
+// time on the pipeline clock. It knows nothing of files, the job or seek policy.
 #pragma once
 
 #include <gst/audio/audio.h>
@@ -27,8 +28,11 @@ class OutputPads {
   OutputPads(const OutputPads &) = delete;
   OutputPads &operator=(const OutputPads &) = delete;
 
-  // A new run: no pad yet. `title` goes into the tags of each pad.
-  void start(bool live, const std::string &title);
+  // A new run: no pad yet. `title` goes into the tags of each pad. `stream_prefix` is the part
+  // every stream id of the run starts with ("<prefix>/video", "<prefix>/audio") and the stream
+  // collection's upstream id: the same request must give the same one every time, so consumers
+  // that discover a URI first and play it later (GES) find its streams again.
+  void start(bool live, const std::string &title, const std::string &stream_prefix);
   // Stopping: every wait (queues, PLAYING, clock) returns at once, and keeps doing so until
   // start().
   void set_stopping();
@@ -38,6 +42,13 @@ class OutputPads {
   bool live() const { return live_; }
   bool has_pads() const { return video_.pad || audio_.pad; }
   bool has_video() const { return video_.pad != nullptr; }
+  bool has_audio() const { return audio_.pad != nullptr; }
+  // The stream's pad exists and something downstream takes its data (a GES audio track, say,
+  // leaves the video pad unlinked).
+  bool consumed(see2ai::StreamKind kind) {
+    GstPad *pad = pad_of(kind).pad;
+    return pad && gst_pad_is_linked(pad);
+  }
 
   // The first file makes the pads (a stream without a pad in it never gets one later: pads are
   // final after no-more-pads); a later file's other format becomes new caps, in stream order.
@@ -77,6 +88,7 @@ class OutputPads {
     GstPad *pad = nullptr;
     size_t queue = 0;             // index in PadQueues
     bool downstream_eos = false;  // pad task only: downstream said EOS, nothing more goes out
+    bool was_linked = false;      // pad task only: a push has reached a peer this run
   };
   // What the buffers of one stream are made as now, and the decoder's description it came from.
   template <typename Stream, typename Info>
@@ -87,8 +99,9 @@ class OutputPads {
 
   template <typename Stream, typename Info>
   void announce(Pad &out, Format<Stream, Info> &format, const Stream &stream);
-  void add_pad(Pad &out, GstStaticPadTemplate *templ, GstCaps *caps, const char *codec_tag,
-               const std::string &codec, const std::string &container,
+  GstStream *new_stream(GstStaticPadTemplate *templ, GstCaps *caps) const;
+  void add_pad(Pad &out, GstStaticPadTemplate *templ, GstStream *stream, GstCaps *caps,
+               const char *codec_tag, const std::string &codec, const std::string &container,
                GstStreamCollection *collection, const GstSegment *segment, guint32 seqnum);
   void follow_frame_format(const see2ai::DecodedFrame &frame);
   Pad &pad_of(see2ai::StreamKind kind) {
@@ -106,6 +119,7 @@ class OutputPads {
   GstPadEventFunction event_;
   bool live_ = false;
   std::string title_;
+  std::string stream_prefix_;
   guint group_id_ = 0;
   PadQueues queues_;
   Pad video_;

@@ -17,17 +17,15 @@ GstClockTime oldest_pts(const std::deque<GstMiniObject *> &items) {
 
 }  // namespace
 
-PadQueues::PadQueues() : combiner_(gst_flow_combiner_new()) {}
+PadQueues::PadQueues() = default;
 
 PadQueues::~PadQueues() {
   clear();
-  gst_flow_combiner_free(combiner_);
 }
 
 size_t PadQueues::add(GstPad *pad) {
   std::lock_guard<std::mutex> guard(mutex_);
   queues_.push_back(Queue{pad, {}, 0, GST_CLOCK_TIME_NONE, GST_FLOW_OK});
-  gst_flow_combiner_add_pad(combiner_, pad);
   return queues_.size() - 1;
 }
 
@@ -36,7 +34,6 @@ void PadQueues::clear() {
   for (auto &queue : queues_)
     for (GstMiniObject *item : queue.items) gst_mini_object_unref(item);
   queues_.clear();
-  gst_flow_combiner_clear(combiner_);
   combined_ = GST_FLOW_OK;
 }
 
@@ -95,10 +92,7 @@ void PadQueues::set_flushing(bool flushing) {
     queue.pushed_end = GST_CLOCK_TIME_NONE;
     queue.last = GST_FLOW_OK;
   }
-  if (!flushing) {
-    gst_flow_combiner_reset(combiner_);
-    combined_ = GST_FLOW_OK;
-  }
+  if (!flushing) combined_ = GST_FLOW_OK;
   cond_.notify_all();
 }
 
@@ -118,6 +112,18 @@ void PadQueues::report(size_t index, GstFlowReturn ret) {
   std::lock_guard<std::mutex> guard(mutex_);
   if (index >= queues_.size()) return;
   queues_[index].last = ret;
-  combined_ = gst_flow_combiner_update_pad_flow(combiner_, queues_[index].pad, ret);
+  combined_ = combine_locked(ret);
   cond_.notify_all();
+}
+
+GstFlowReturn PadQueues::combine_locked(GstFlowReturn ret) const {
+  if (ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret < GST_FLOW_EOS) return ret;
+  bool all_eos = true, all_not_linked = true;
+  for (const Queue &queue : queues_) {
+    if (queue.last != GST_FLOW_EOS) all_eos = false;
+    if (queue.last != GST_FLOW_NOT_LINKED) all_not_linked = false;
+  }
+  if (all_not_linked) return GST_FLOW_NOT_LINKED;
+  if (all_eos) return GST_FLOW_EOS;
+  return GST_FLOW_OK;
 }

@@ -2,7 +2,6 @@
 // streaming task per source pad, so a sink blocked in preroll on one pad never starves the other.
 #pragma once
 
-#include <gst/base/gstflowcombiner.h>
 #include <gst/gst.h>
 
 #include <condition_variable>
@@ -39,7 +38,10 @@ class PadQueues {
 
   // Pad task side: the next item (caller owns it), or nullptr when flushing.
   GstMiniObject *pop(size_t index);
-  // Records the pad's last flow return, combined across pads with a GstFlowCombiner.
+  // Records the pad's last flow return, combined across pads as GstFlowCombiner does (any OK
+  // keeps decoding; NOT_LINKED or EOS only once every pad says so; other errors at once), but
+  // from the returns reported here, not the pads' own last ones: a pad task may report a push it
+  // forgives (a transient not-linked) as OK.
   void report(size_t index, GstFlowReturn ret);
 
   static constexpr GstClockTime kLimit = GST_SECOND / 3;
@@ -55,11 +57,11 @@ class PadQueues {
   };
 
   bool accepts_locked(size_t index) const;
+  GstFlowReturn combine_locked(GstFlowReturn ret) const;
 
   std::mutex mutex_;
   std::condition_variable cond_;
   std::vector<Queue> queues_;
-  GstFlowCombiner *combiner_;
   GstFlowReturn combined_ = GST_FLOW_OK;
   bool flushing_ = false;
 };

@@ -1,10 +1,12 @@
 #include "see2ai_uri.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "generate_uri.h"
 #include "gstsee2aivideosrc.h"
 #include "string_array.h"
 
@@ -115,6 +117,66 @@ gchar *see2ai_uri_get_uri(GstURIHandler *handler) {
   return g_strdup_printf("see2ai://generate%s%s", query.empty() ? "" : "?", query.c_str());
 }
 
+// The properties of a see2ai://generate URI (either form, see generate_uri.h): request
+// properties not named go back to their defaults.
+bool set_generate_params(GObject *object, const std::string &rest, GError **error) {
+  std::vector<see2ai::UriParam> params;
+  try {
+    params = see2ai::parse_generate_params(rest, [object](const std::string &name) {
+      return g_object_class_find_property(G_OBJECT_GET_CLASS(object), name.c_str()) != nullptr;
+    });
+  } catch (const std::invalid_argument &problem) {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "see2ai URI: %s", problem.what());
+    return false;
+  }
+  guint n = 0;
+  GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(object), &n);
+  for (guint i = 0; i < n; ++i) {
+    if (!request_property(specs[i]) && g_strcmp0(specs[i]->name, "task-id") != 0) continue;
+    GValue value = G_VALUE_INIT;
+    g_value_init(&value, specs[i]->value_type);
+    g_param_value_set_default(specs[i], &value);
+    g_object_set_property(object, specs[i]->name, &value);
+    g_value_unset(&value);
+  }
+  g_free(specs);
+  bool ok = true;
+  std::vector<std::pair<std::string, GValue>> arrays;
+  for (const see2ai::UriParam &param : params) {
+    const char *key = param.name.c_str();
+    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(object), key);
+    if (param.name == "api-key") {
+      g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                  "see2ai URI: the API key never goes into a URI (use the api-key property or "
+                  "SEE2AI_API_KEY)");
+      ok = false;
+    } else if (!pspec || !uri_property(pspec)) {
+      g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                  "see2ai URI: unknown or read-only property \"%s\"", key);
+      ok = false;
+    } else if (GST_IS_PARAM_SPEC_ARRAY_LIST(pspec)) {
+      auto it = std::find_if(arrays.begin(), arrays.end(),
+                             [key](const auto &a) { return a.first == key; });
+      if (it == arrays.end()) {
+        arrays.emplace_back(key, GValue(G_VALUE_INIT));
+        it = std::prev(arrays.end());
+        gst_value_array_init(&it->second, 3);
+      }
+      string_array_append(&it->second, param.value.c_str());
+    } else {
+      ok = set_property_from_text(object, pspec, param.value.c_str(), error);
+    }
+    if (!ok) break;
+  }
+  for (auto &[name, value] : arrays) {
+    if (ok) g_object_set_property(object, name.c_str(), &value);
+    g_value_unset(&value);
+  }
+  return ok;
+}
+
+// Parsed by hand, not with GUri: the path form may hold plain spaces, '?' and '#' once a tool
+// decoded it (ges-launch-1.0 does).
 gboolean see2ai_uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **error) {
   GObject *object = G_OBJECT(handler);
   if (GST_STATE(handler) > GST_STATE_READY) {
@@ -122,80 +184,33 @@ gboolean see2ai_uri_set_uri(GstURIHandler *handler, const gchar *uri, GError **e
                 "see2ai URI: the URI can only be changed in the NULL or READY state");
     return FALSE;
   }
-  GUri *parsed = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY, nullptr);
-  if (!parsed || g_strcmp0(g_uri_get_scheme(parsed), "see2ai") != 0) {
-    if (parsed) g_uri_unref(parsed);
+  constexpr char kScheme[] = "see2ai://";
+  const std::string text = uri ? uri : "";
+  if (g_ascii_strncasecmp(text.c_str(), kScheme, sizeof(kScheme) - 1) != 0) {
     g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-                "not a see2ai URI: expected see2ai://generate?prompt=... or see2ai://task/<id>");
+                "not a see2ai URI: expected see2ai://generate?prompt=..., "
+                "see2ai://generate/prompt=... or see2ai://task/<id>");
     return FALSE;
   }
-  const char *host = g_uri_get_host(parsed);
-  const char *path = g_uri_get_path(parsed);
-  bool ok = true;
-  if (g_strcmp0(host, "task") == 0) {
-    const char *id = path && path[0] == '/' ? path + 1 : "";
-    if (!*id) {
+  const std::string after_scheme = text.substr(sizeof(kScheme) - 1);
+  const size_t host_end = after_scheme.find_first_of("/?#");
+  const std::string host = after_scheme.substr(0, host_end);
+  const std::string rest = host_end == std::string::npos ? "" : after_scheme.substr(host_end);
+  if (host == "task") {
+    const std::string id =
+        rest.size() > 1 && rest[0] == '/' ? see2ai::decode_percent_escapes(rest.substr(1)) : "";
+    if (id.empty()) {
       g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "see2ai://task/ needs a task id");
-      ok = false;
-    } else {
-      g_object_set(object, "task-id", id, nullptr);
+      return FALSE;
     }
-  } else if (g_strcmp0(host, "generate") == 0) {
-    guint n = 0;
-    GParamSpec **specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(object), &n);
-    for (guint i = 0; i < n; ++i) {
-      if (!request_property(specs[i]) && g_strcmp0(specs[i]->name, "task-id") != 0) continue;
-      GValue value = G_VALUE_INIT;
-      g_value_init(&value, specs[i]->value_type);
-      g_param_value_set_default(specs[i], &value);
-      g_object_set_property(object, specs[i]->name, &value);
-      g_value_unset(&value);
-    }
-    g_free(specs);
-    std::vector<std::pair<std::string, GValue>> arrays;
-    GUriParamsIter iter;
-    g_uri_params_iter_init(&iter, g_uri_get_query(parsed) ? g_uri_get_query(parsed) : "", -1, "&",
-                           G_URI_PARAMS_NONE);
-    gchar *key = nullptr, *text = nullptr;
-    while (ok && g_uri_params_iter_next(&iter, &key, &text, error)) {
-      GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(object), key);
-      if (g_strcmp0(key, "api-key") == 0) {
-        g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-                    "see2ai URI: the API key never goes into a URI (use the api-key property or "
-                    "SEE2AI_API_KEY)");
-        ok = false;
-      } else if (!pspec || !uri_property(pspec)) {
-        g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-                    "see2ai URI: unknown or read-only property \"%s\"", key);
-        ok = false;
-      } else if (GST_IS_PARAM_SPEC_ARRAY_LIST(pspec)) {
-        auto it = std::find_if(arrays.begin(), arrays.end(),
-                               [key](const auto &a) { return a.first == key; });
-        if (it == arrays.end()) {
-          arrays.emplace_back(key, GValue(G_VALUE_INIT));
-          it = std::prev(arrays.end());
-          gst_value_array_init(&it->second, 3);
-        }
-        string_array_append(&it->second, text);
-      } else {
-        ok = set_property_from_text(object, pspec, text, error);
-      }
-      g_free(key);
-      g_free(text);
-      key = text = nullptr;
-    }
-    if (error && *error) ok = false;
-    for (auto &[name, value] : arrays) {
-      if (ok) g_object_set_property(object, name.c_str(), &value);
-      g_value_unset(&value);
-    }
-  } else {
-    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-                "see2ai URI: expected see2ai://generate?... or see2ai://task/<id>");
-    ok = false;
+    g_object_set(object, "task-id", id.c_str(), nullptr);
+    return TRUE;
   }
-  g_uri_unref(parsed);
-  return ok;
+  if (host == "generate") return set_generate_params(object, rest, error);
+  g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+              "see2ai URI: expected see2ai://generate?..., see2ai://generate/... or "
+              "see2ai://task/<id>");
+  return FALSE;
 }
 
 }  // namespace

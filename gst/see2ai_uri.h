@@ -1,5 +1,6 @@
-// The see2ai:// URI handler of see2aivideosrc: see2ai://generate?prompt=...&duration=5 sets any
-// property by name (arrays as repeated keys) and see2ai://task/<task_id> attaches to a task. It
+// The see2ai:// URI handler of see2aivideosrc: see2ai://generate?prompt=...&duration=5 (or its
+// path form see2ai://generate/prompt=.../duration=5, which ges-launch-1.0 takes as written) sets
+// any property by name (arrays as repeated keys) and see2ai://task/<task_id> attaches to a task. It
 // reads and writes the element only through its properties; the API key never travels in a URI.
 #pragma once
 

@@ -13,6 +13,8 @@ packages=(
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   ffmpeg python3-gi gir1.2-gstreamer-1.0
+  libges-1.0-dev ges1.0-tools gir1.2-ges-1.0
+  libgstreamer-plugins-bad1.0-dev gstreamer1.0-plugins-bad-apps
   valgrind
   dpkg-dev binutils
 )

@@ -447,10 +447,18 @@ ClipInfo ClipDecoder::Impl::describe() const {
   }
   // A duration guessed from the bit rate is not worth reporting as the clip's length, nor the
   // length of the first fragment of a fragmented MP4 opened while it downloads.
+  const bool partial_fragments = streamed && is_fragmented_mp4();
   if (format->duration != AV_NOPTS_VALUE &&
-      format->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
-      !(streamed && is_fragmented_mp4()))
+      format->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE && !partial_fragments)
     info.duration_ns = av_rescale_q(format->duration, AV_TIME_BASE_Q, kNanoseconds);
+  // A whole fragmented MP4 has no length in its header (an empty moov), but its tracks have one
+  // once every fragment was read: the clip lasts as long as its longest track.
+  if (info.duration_ns < 0 && !partial_fragments)
+    for (const StreamDecoder *track : {&video, &audio})
+      if (track->codec && track->stream->duration > 0)
+        info.duration_ns = std::max<int64_t>(
+            info.duration_ns,
+            av_rescale_q(track->stream->duration, track->stream->time_base, kNanoseconds));
   info.container = format->iformat->long_name ? format->iformat->long_name : format->iformat->name;
   return info;
 }

@@ -24,6 +24,7 @@ void ClipPlaylist::start(bool loop) {
   std::lock_guard<std::mutex> guard(mutex_);
   state_ = RunState::Generating;
   files_.clear();
+  file_count_.reset();
   job_done_ = false;
   job_error_.reset();
   end_requested_ = false;
@@ -66,6 +67,11 @@ void ClipPlaylist::file_started(size_t index, std::shared_ptr<GrowingFile> file)
     files_[index] = std::move(file);
   }
   cond_.notify_all();
+}
+
+void ClipPlaylist::set_file_count(size_t count) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  file_count_ = count;
 }
 
 void ClipPlaylist::job_succeeded(const std::vector<std::shared_ptr<GrowingFile>> &files) {
@@ -150,9 +156,23 @@ std::optional<ServiceError> ClipPlaylist::failure_behind_media_error() {
 
 std::shared_ptr<GrowingFile> ClipPlaylist::seekable_file() const {
   std::lock_guard<std::mutex> guard(mutex_);
-  if (!job_done_ || job_error_ || files_.size() != 1 || !files_[0] || !files_[0]->complete())
+  const std::optional<size_t> count =
+      job_done_ ? std::optional<size_t>(files_.size()) : file_count_;
+  if (state_ == RunState::Stopped || job_error_ || count != 1u || files_.empty() || !files_[0])
     return nullptr;
   return files_[0];
+}
+
+void ClipPlaylist::interrupt_reads() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (index_ < files_.size() && files_[index_]) files_[index_]->cancel();
+}
+
+void ClipPlaylist::resume_reads() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (state_ == RunState::Stopped) return;
+  for (auto &file : files_)
+    if (file) file->reset_cancel();
 }
 
 void ClipPlaylist::rewind() {

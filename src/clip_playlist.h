@@ -57,6 +57,9 @@ class ClipPlaylist {
 
   // Job side. A download started: the file grows while it is played.
   void file_started(size_t index, std::shared_ptr<GrowingFile> file);
+  // The task succeeded with `count` result files (before their downloads start): how many files
+  // the run has is known from now on, so a seek need not wait for the downloads to end.
+  void set_file_count(size_t count);
   // The job ended well: `files` are all complete (those not reported by file_started are added).
   void job_succeeded(const std::vector<std::shared_ptr<GrowingFile>> &files);
   void job_failed(const ServiceError &error);
@@ -71,8 +74,16 @@ class ClipPlaylist {
   // After a media error on the current file: waits for the job to end when the file's download
   // failed, and returns the job's failure (which explains the media error), if any.
   std::optional<ServiceError> failure_behind_media_error();
-  // The single result file a seek can be served from: the job done, one file, whole on disk.
+  // The single result file a seek can be served from: the task has that one file and its download
+  // has started (whole or still growing: the decoder waits for the bytes the seek needs); nothing
+  // while the run stops or after the job failed. Several files play as one stream, which is not
+  // seekable.
   std::shared_ptr<GrowingFile> seekable_file() const;
+  // A seek is coming while the decoder may be waiting for bytes of the current file: its reads
+  // return at once (-1, cancelled) until resume_reads().
+  void interrupt_reads();
+  // After the seek: reads wait for the bytes again (not once the run is stopping: stop() wins).
+  void resume_reads();
   // Plays from the first file again (after a seek): the current file is result 0.
   void rewind();
 
@@ -83,6 +94,7 @@ class ClipPlaylist {
   std::condition_variable cond_;
   RunState state_ = RunState::Stopped;
   std::vector<std::shared_ptr<GrowingFile>> files_;
+  std::optional<size_t> file_count_;  // once the task's success said it
   bool job_done_ = false;
   std::optional<ServiceError> job_error_;
   bool end_requested_ = false;

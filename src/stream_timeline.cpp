@@ -18,6 +18,7 @@ void StreamTimeline::start(bool loop) {
   loop_ = loop;
   offset_ = video_end_ = audio_end_ = 0;
   picture_end_ = stop_ = live_base_ = kNone;
+  video_past_stop_ = audio_past_stop_ = false;
   position_ = 0;
   clip_duration_ = -1;
 }
@@ -36,15 +37,18 @@ StreamTimeline::Placement StreamTimeline::place(Stream stream, int64_t pts_ns, i
   Placement placement;
   placement.pts = offset_ + non_negative(pts_ns);
   placement.duration = non_negative(duration_ns);
-  if (stream == Stream::Audio && picture_end_ != kNone &&
-      placement.pts + placement.duration > picture_end_) {
-    // Looping: the sound of one play ends with its picture (AAC pads its last frame), or every
-    // loop would put the sound further behind the picture.
-    if (placement.pts >= picture_end_) {
+  // Looping: the sound of one play ends with its picture (AAC pads its last frame), or every loop
+  // would put the sound further behind the picture. A segment stop cuts the sound where it is, as
+  // GStreamer's audio decoders clip to the segment.
+  const uint64_t segment_end = stop_ != kNone ? offset_ + stop_ : kNone;
+  const uint64_t sound_end = std::min(picture_end_, segment_end);
+  if (stream == Stream::Audio && sound_end != kNone &&
+      placement.pts + placement.duration > sound_end) {
+    if (placement.pts >= sound_end) {
       placement.drop = true;
       return placement;
     }
-    placement.duration = picture_end_ - placement.pts;
+    placement.duration = sound_end - placement.pts;
     // A frame lasts well under a second, so the product cannot overflow.
     placement.keep_samples =
         (placement.duration * static_cast<uint64_t>(std::max(rate, 0)) + kSecond / 2) / kSecond;
@@ -61,8 +65,19 @@ void StreamTimeline::seek(uint64_t start_ns) {
   position_ = start_ns;
 }
 
-bool StreamTimeline::past_stop(int64_t pts_ns) const {
-  return stop_ != kNone && non_negative(pts_ns) >= stop_;
+void StreamTimeline::set_stop(uint64_t stop_ns) {
+  stop_ = stop_ns;
+  video_past_stop_ = audio_past_stop_ = false;
+}
+
+bool StreamTimeline::past_stop(Stream stream, int64_t pts_ns) {
+  if (stop_ == kNone || non_negative(pts_ns) < stop_) return false;
+  (stream == Stream::Video ? video_past_stop_ : audio_past_stop_) = true;
+  return true;
+}
+
+bool StreamTimeline::all_past_stop(bool video, bool audio) const {
+  return (!video || video_past_stop_) && (!audio || audio_past_stop_);
 }
 
 }  // namespace see2ai

@@ -1,6 +1,7 @@
 // StreamTimeline: where each decoded frame sits in the element's stream time. Result files and
 // loops follow one another with no gap and no overlap; a loop trims the sound of each play to its
-// picture; a seek restarts the time at its target; a segment stop ends the output; the position is
+// picture; a seek restarts the time at its target; a segment stop ends each stream at its own
+// first frame past it, and cuts the sound at it, sample-exactly; the position is
 // the end of what was stamped last; live output is shifted by the running time of the first
 // buffer. Plain arithmetic in nanoseconds, driven by the decoding thread; position() and
 // clip_duration() may be read from any thread.
@@ -19,7 +20,8 @@ class StreamTimeline {
   enum class Stream { Video, Audio };
 
   // Where a frame goes: at `pts` for `duration`, all in stream time. `keep_samples` is set when
-  // only the first samples of a sound frame belong to this play (the rest is after its picture).
+  // only the first samples of a sound frame belong to this play (the rest is after its picture or
+  // the segment stop).
   struct Placement {
     bool drop = false;  // the frame lies wholly after the picture of this play: not pushed
     uint64_t pts = 0;
@@ -46,9 +48,15 @@ class StreamTimeline {
 
   // A seek to `start_ns` in the (single) file: time restarts there.
   void seek(uint64_t start_ns);
-  // The segment stop in file time (kNone: none); frames at or after it are not played.
-  void set_stop(uint64_t stop_ns) { stop_ = stop_ns; }
-  bool past_stop(int64_t pts_ns) const;
+  // The segment stop in file time (kNone: none); frames at or after it are not played. Every
+  // stream plays again until its own first frame past it.
+  void set_stop(uint64_t stop_ns);
+  // True for a frame of `stream` at or after the stop (file time): that stream is done, its
+  // frame is not played. The other stream goes on to its own stop (H.264 still holds pictures
+  // before the stop when the sound gets there).
+  bool past_stop(Stream stream, int64_t pts_ns);
+  // Every stream that plays (`video`, `audio`: which ones do) has passed the stop.
+  bool all_past_stop(bool video, bool audio) const;
 
   // End of the latest frame placed, in stream time.
   uint64_t position() const { return position_; }
@@ -65,6 +73,8 @@ class StreamTimeline {
   uint64_t audio_end_ = 0;
   uint64_t picture_end_ = kNone;
   uint64_t stop_ = kNone;
+  bool video_past_stop_ = false;
+  bool audio_past_stop_ = false;
   uint64_t live_base_ = kNone;
   std::atomic<uint64_t> position_{0};
   std::atomic<int64_t> clip_duration_{-1};

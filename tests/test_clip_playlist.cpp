@@ -250,16 +250,27 @@ TEST(ClipPlaylist, AMediaErrorOfAWholeFileHasNoFailureBehindIt) {
   EXPECT_FALSE(playlist.failure_behind_media_error().has_value());
 }
 
-TEST(ClipPlaylist, SeeksNeedTheJobDoneAndOneWholeFile) {
+TEST(ClipPlaylist, SeeksNeedTheTaskToHaveOneFileWholeOrDownloading) {
   ClipPlaylist playlist;
   playlist.start(false);
   auto growing = growing_file("1.mp4");
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "nothing yet";
+  playlist.set_file_count(1);
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "no download started yet";
   playlist.file_started(0, growing);
-  EXPECT_EQ(playlist.seekable_file(), nullptr) << "the job is running";
+  EXPECT_EQ(playlist.seekable_file(), growing) << "still downloading: the seek waits for bytes";
   growing->finish();
   playlist.job_succeeded({growing});
   EXPECT_EQ(playlist.seekable_file(), growing);
 
+  playlist.start(false);
+  playlist.file_started(0, growing_file("1.mp4"));
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "how many files the task has is not known yet";
+
+  playlist.start(false);
+  playlist.set_file_count(2);
+  playlist.file_started(0, growing_file("1.mp4"));
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "several files";
   playlist.start(false);
   playlist.job_succeeded({whole_file("1.mp4"), whole_file("2.mp4")});
   EXPECT_EQ(playlist.seekable_file(), nullptr) << "several files";
@@ -267,6 +278,32 @@ TEST(ClipPlaylist, SeeksNeedTheJobDoneAndOneWholeFile) {
   playlist.start(false);
   playlist.job_failed(ServiceError(ErrorKind::Failed, "failed"));
   EXPECT_EQ(playlist.seekable_file(), nullptr) << "a failed job";
+
+  playlist.start(false);
+  playlist.job_succeeded({whole_file("1.mp4")});
+  playlist.stop();
+  EXPECT_EQ(playlist.seekable_file(), nullptr) << "stopping";
+}
+
+TEST(ClipPlaylist, ASeekInterruptsAReadWaitingForBytesAndReadsWaitAgainAfterIt) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  auto growing = growing_file("1.mp4");
+  playlist.set_file_count(1);
+  playlist.file_started(0, growing);
+  EXPECT_EQ(playlist.next().file, growing);
+  uint8_t byte = 0;
+  std::thread reader([&] { EXPECT_EQ(growing->read_at(0, &byte, 1), -1); });
+  playlist.interrupt_reads();
+  reader.join();
+  EXPECT_TRUE(growing->cancelled());
+  playlist.resume_reads();
+  EXPECT_FALSE(growing->cancelled());
+  // A stop wins over the end of a seek: the reads stay cancelled.
+  playlist.interrupt_reads();
+  playlist.stop();
+  playlist.resume_reads();
+  EXPECT_TRUE(growing->cancelled());
 }
 
 TEST(ClipPlaylist, RewindPlaysTheFirstFileAgainAfterTheEnd) {

@@ -770,6 +770,26 @@ TEST_F(DevServerTest, FaultStatusWithRetryAfterThenNormal) {
   EXPECT_TRUE(log_has(server, "\"status\":503"));
 }
 
+TEST_F(DevServerTest, FaultWithAPathAppliesToThatPathOnly) {
+  DevServerProcess server;
+  server.add_faults(R"([{"match":"status","path":"/api/v1/status/task-a","times":-1,"status":200,)"
+                    R"("body":"{\"task_id\":\"task-a\",\"state\":\"succeeded\"}"},)"
+                    R"({"match":"download","path":"/files/b.mp4","status":503}])");
+  EXPECT_EQ(status_of(server.url(), "task-b").status, 404);
+  for (int i = 0; i < 2; ++i) {
+    Reply answered = status_of(server.url(), "task-a");
+    EXPECT_EQ(answered.status, 200);
+    EXPECT_NE(answered.body.find("\"task-a\""), std::string::npos) << answered.body;
+  }
+  EXPECT_EQ(get(server.url() + "/files/a.mp4").status, 404);
+  EXPECT_EQ(get(server.url() + "/files/b.mp4").status, 503);
+  EXPECT_EQ(get(server.url() + "/files/b.mp4").status, 404);  // used up
+  std::string body;
+  EXPECT_EQ(server.post_json("/_dev/faults", R"([{"match":"status","path":"task-a"}])", "", &body),
+            400);
+  EXPECT_NE(body.find("path"), std::string::npos) << body;
+}
+
 TEST_F(DevServerTest, FaultDropConnectionAnswersNothingAndCreatesNoTask) {
   DevServerProcess server;
   server.add_faults(R"([{"match":"submit","drop_connection":true}])");

@@ -498,8 +498,8 @@ TEST_F(ElementTest, AccurateFlushingSeekStartsAtTheTarget) {
   EXPECT_NEAR(static_cast<double>(duration), 4e9, 1e9 / 24);
 }
 
-// Both pads to appsinks, prerolled, the whole clip on disk (seeking needs it; see2ai-result comes
-// once the download is complete): the pipeline the seek tests below start from.
+// Both pads to appsinks, prerolled, the whole clip on disk (see2ai-result comes once the download
+// is complete): the pipeline the seek tests below start from.
 std::unique_ptr<PipelineRun> prerolled_av(const std::string &source_description) {
   auto run = std::make_unique<PipelineRun>(source_description +
                                            " name=s s.video ! appsink name=vsink "

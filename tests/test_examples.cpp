@@ -506,3 +506,31 @@ TEST_F(ExamplesTest, PythonAppPrintsProgressAndTheTokensCharged) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ExamplesTest, GesEditChainRendersThreeTrimmedShotsCrossfadedAndTitled) {
+  DevServerProcess server;
+  const std::string out = out_ + "/edit.mp4";
+  ExampleRun run =
+      run_example({"/usr/bin/python3", script("ges_edit_chain.py"), out}, server.url());
+  expect_clean_exit(run);
+  // Three shots of two seconds, overlapping by half a second twice.
+  EXPECT_NE(run.out.find("Wrote " + out + " (5.00 s)"), std::string::npos) << transcript(run);
+  PipelineRun clip("filesrc location=" + out +
+                   " ! qtdemux name=d d.video_0 ! queue ! h264parse ! avdec_h264 ! "
+                   "appsink name=sink_video d.audio_0 ! queue ! aacparse ! avdec_aac ! "
+                   "appsink name=sink_audio");
+  clip.play_to_end(60);
+  EXPECT_TRUE(clip.bus.eos) << clip.bus.error_text;
+  const auto &video = clip.sink("sink_video");
+  EXPECT_EQ(video.pts.size(), 5u * 24);
+  EXPECT_EQ(video.width, 854);
+  EXPECT_EQ(video.height, 480);
+  EXPECT_NEAR(last_end_s(clip.sink("sink_audio")), 5.0, 0.05);
+  // Each shot was generated once, though GES opened each URI twice.
+  const auto posts = submits(read_log(server));
+  EXPECT_EQ(posts.size(), 3u);
+}
+
+}  // namespace

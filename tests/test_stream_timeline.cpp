@@ -110,15 +110,58 @@ TEST(StreamTimeline, ASeekRestartsTimeAtItsTarget) {
 TEST(StreamTimeline, FramesAtOrAfterTheSegmentStopAreNotPlayed) {
   StreamTimeline timeline;
   timeline.start(false);
-  EXPECT_FALSE(timeline.past_stop(INT64_MAX / 2)) << "no stop";
+  EXPECT_FALSE(timeline.past_stop(Stream::Video, INT64_MAX / 2)) << "no stop";
   timeline.set_stop(3000 * kMs);
-  EXPECT_FALSE(timeline.past_stop(3000 * kMs - 1));
-  EXPECT_TRUE(timeline.past_stop(3000 * kMs));
+  EXPECT_FALSE(timeline.past_stop(Stream::Video, 3000 * kMs - 1));
+  EXPECT_TRUE(timeline.past_stop(Stream::Video, 3000 * kMs));
   timeline.set_stop(StreamTimeline::kNone);
-  EXPECT_FALSE(timeline.past_stop(3000 * kMs));
+  EXPECT_FALSE(timeline.past_stop(Stream::Video, 3000 * kMs));
   timeline.set_stop(1000 * kMs);
   timeline.start(false);
-  EXPECT_FALSE(timeline.past_stop(2000 * kMs)) << "a new run has no stop";
+  EXPECT_FALSE(timeline.past_stop(Stream::Audio, 2000 * kMs)) << "a new run has no stop";
+}
+
+TEST(StreamTimeline, EachStreamEndsAtItsOwnStop) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  timeline.start_file(4000 * kMs);
+  timeline.seek(1000 * kMs);
+  timeline.set_stop(3000 * kMs);
+  // The sound gets past the stop first (H.264 still holds pictures before it): the picture goes on.
+  EXPECT_TRUE(timeline.past_stop(Stream::Audio, 3010 * kMs));
+  EXPECT_FALSE(timeline.all_past_stop(true, true));
+  EXPECT_TRUE(timeline.all_past_stop(false, true)) << "no picture to wait for";
+  EXPECT_FALSE(timeline.past_stop(Stream::Video, 2960 * kMs)) << "the last picture before it";
+  EXPECT_FALSE(timeline.all_past_stop(true, true));
+  EXPECT_TRUE(timeline.past_stop(Stream::Video, 3000 * kMs));
+  EXPECT_TRUE(timeline.all_past_stop(true, true));
+  // A new stop (the next seek) lets both play again.
+  timeline.set_stop(3500 * kMs);
+  EXPECT_FALSE(timeline.all_past_stop(true, false));
+  EXPECT_FALSE(timeline.all_past_stop(false, true));
+}
+
+TEST(StreamTimeline, TheSoundIsCutAtTheSegmentStopSampleExactly) {
+  StreamTimeline timeline;
+  timeline.start(false);
+  timeline.start_file(4000 * kMs);
+  timeline.seek(1000 * kMs);
+  timeline.set_stop(3000 * kMs);
+  // 1024 samples at 48 kHz from 2.99 s: 480 of them are before the stop.
+  const int64_t aac_frame = 1024 * 1000000000LL / 48000;
+  StreamTimeline::Placement cut = timeline.place(Stream::Audio, 2990 * kMs, aac_frame, 48000);
+  EXPECT_FALSE(cut.drop);
+  EXPECT_EQ(cut.pts, static_cast<uint64_t>(2990 * kMs));
+  EXPECT_EQ(cut.duration, static_cast<uint64_t>(10 * kMs));
+  ASSERT_TRUE(cut.keep_samples.has_value());
+  EXPECT_EQ(*cut.keep_samples, 480u);
+  // A picture that starts before the stop is played whole.
+  StreamTimeline::Placement picture = timeline.place(Stream::Video, 2980 * kMs, kFrame);
+  EXPECT_EQ(picture.duration, static_cast<uint64_t>(kFrame));
+  EXPECT_FALSE(picture.keep_samples.has_value());
+  // Without a stop, nothing is cut.
+  timeline.set_stop(StreamTimeline::kNone);
+  EXPECT_FALSE(timeline.place(Stream::Audio, 2990 * kMs, aac_frame, 48000).keep_samples);
 }
 
 TEST(StreamTimeline, TheClipDurationIsKnownOnceAFileIsOpened) {
