@@ -911,8 +911,14 @@ TEST(ElementLive, FeedsALiveCompositorAcrossLoopsWithContinuousTimestamps) {
 TEST(ElementLive, FeedsALiveAudiomixerAcrossLoopsWithoutAGapInTheSound) {
   gst_init(nullptr, nullptr);
   DevServerProcess server;
+  // start-time-selection=first: with the default (zero), a live audiomixer whose first input
+  // buffer comes after its first deadline (audiotestsrc late on a loaded machine) outputs silence
+  // from 0, then takes that buffer as its start and moves back to 0, so its next buffer overlaps
+  // the first. Waiting for the first buffer gives the mixer one timeline from its start, which the
+  // checks below hold to the nanosecond.
   PipelineRun run(
-      "audiomixer name=amix ! audio/x-raw,rate=48000,channels=1 ! appsink name=sink_mix "
+      "audiomixer name=amix start-time-selection=first ! audio/x-raw,rate=48000,channels=1 ! "
+      "appsink name=sink_mix "
       "audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=1 ! amix. "
       "see2aivideosrc name=s api-url=" +
       server.url() + " api-key=" + kKey +

@@ -99,6 +99,25 @@ bool wait_for_log(DevServerProcess &server, Predicate ready, double timeout_s) {
   return ready(read_log(server));
 }
 
+// Exactly one submit in the log, once the first one is there. The server logs a request when its
+// answer ends; an answer the client gave up on (a body read only in part, a dropped connection)
+// ends when the server notices the closed connection, which can come after the client's error is
+// on the bus. Every POST the element made reached the server before that error, and with a fault
+// rule that shapes only the first answer, a second POST would have had a whole answer, logged
+// before the client could read it: waiting for the first line is enough to see them all. Fails
+// (with the count) when no submit is logged within 10 s.
+::testing::AssertionResult one_submit_logged(DevServerProcess &server) {
+  bool logged = wait_for_log(
+      server,
+      [](const std::vector<LogEntry> &log) {
+        return std::any_of(log.begin(), log.end(), [](const LogEntry &e) { return e.is_submit(); });
+      },
+      10);
+  size_t count = count_submits(server);
+  if (logged && count == 1) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << count << " submits logged, expected 1";
+}
+
 // Every text a bus message carries, for the "the key is nowhere" checks.
 std::string message_text(GstMessage *msg) {
   std::string text = GST_MESSAGE_TYPE_NAME(msg);
@@ -357,14 +376,7 @@ TEST_F(FaultTest, PostAnsweredByACutConnectionIsNeverSentAgain_n) {
   expect_one_error(scanned, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ);
   EXPECT_NE(scanned.run.bus.error_text.find("not sent again"), std::string::npos)
       << scanned.run.bus.error_text;
-  // The dropped POST is logged once the server has closed the connection.
-  ASSERT_TRUE(wait_for_log(
-      server,
-      [](const std::vector<LogEntry> &log) {
-        return !only(log, [](const LogEntry &e) { return e.is_submit(); }).empty();
-      },
-      10));
-  EXPECT_EQ(count_submits(server), 1u);
+  EXPECT_TRUE(one_submit_logged(server));
 }
 
 TEST_F(FaultTest, SyncSubmitTimingOutAtTheServiceContinuesByPolling) {
@@ -422,7 +434,7 @@ TEST_P(GarbledSubmitTest, IsOneErrorAndNeverSentAgain_n) {
   EXPECT_NE(scanned.run.bus.error_text.find("submit"), std::string::npos)
       << scanned.run.bus.error_text;
   EXPECT_TRUE(g_utf8_validate(scanned.run.bus.error_text.c_str(), -1, nullptr));
-  EXPECT_EQ(count_submits(server), 1u);
+  EXPECT_TRUE(one_submit_logged(server));
 }
 
 INSTANTIATE_TEST_SUITE_P(Bodies, GarbledSubmitTest,
@@ -682,10 +694,14 @@ TEST_P(GarbledStatusTest, IsRetriedAndTheClipStillPlays) {
   ScannedRun scanned(source(server, "prompt=\"garbled\" ! appsink name=sink"));
   scanned.run.play_to_end(60);
   expect_whole_clip(scanned);
+  // The two garbled answers and at least one good one. Counted, not read from the first two lines:
+  // an answer the client gave up on (the huge body) is logged when the server notices the closed
+  // connection, which can come after the next poll's line.
   auto polls = only(read_log(server), [](const LogEntry &e) { return e.is_status(); });
   ASSERT_GE(polls.size(), 3u);
-  EXPECT_FALSE(polls[0].fault.empty());
-  EXPECT_FALSE(polls[1].fault.empty());
+  EXPECT_EQ(
+      std::count_if(polls.begin(), polls.end(), [](const LogEntry &e) { return !e.fault.empty(); }),
+      2);
 }
 
 TEST_P(GarbledStatusTest, ForeverIsOneClearError_n) {
