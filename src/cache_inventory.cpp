@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "clip_cache.h"
+#include "file_text.h"
 #include "play_hold.h"
 #include "untrusted_json.h"
 
@@ -85,15 +86,6 @@ int64_t mtime_us(const struct stat &st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
 }
 
-std::optional<std::string> read_text(const std::string &path) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return std::nullopt;
-  std::string text(contents, length);
-  g_free(contents);
-  return text;
-}
-
 // A journal entry as it is on disk, read without touching it (ClipCache::journal drops damaged
 // ones): the task id may be missing (a submit whose answer never came).
 struct JournalFile {
@@ -103,7 +95,7 @@ struct JournalFile {
 
 JournalFile read_journal(const std::string &path) {
   JournalFile entry;
-  std::optional<std::string> text = read_text(path);
+  std::optional<std::string> text = read_file_text(path);
   if (!text) return entry;
   g_autoptr(JsonParser) parser = json_parser_new();
   if (!load_untrusted_json(parser, *text, nullptr)) return entry;
@@ -139,7 +131,7 @@ bool probe_busy(const std::string &dir, const std::string &key) {
 }
 
 std::optional<TaskOutput> read_entry(const ClipCache &cache) {
-  std::optional<std::string> text = read_text(cache.entry_path());
+  std::optional<std::string> text = read_file_text(cache.entry_path());
   if (!text) return std::nullopt;
   try {
     return parse_task_output(*text);

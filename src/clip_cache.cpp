@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "clip_check.h"
+#include "file_text.h"
 #include "untrusted_json.h"
 
 namespace see2ai {
@@ -152,15 +153,6 @@ int64_t untrusted_int_member(const std::string &json, const char *name) {
   return value;
 }
 
-std::optional<std::string> read_file(const std::string &path) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return std::nullopt;
-  std::string text(contents, length);
-  g_free(contents);
-  return text;
-}
-
 }  // namespace
 
 KeyLock::KeyLock(const std::string &path)
@@ -217,7 +209,7 @@ std::string ClipCache::journal_path() const {
 
 CacheLookup ClipCache::lookup() const {
   CacheLookup found;
-  std::optional<std::string> text = read_file(entry_path());
+  std::optional<std::string> text = read_file_text(entry_path());
   if (!text) return found;
   TaskOutput output;
   try {
@@ -276,7 +268,7 @@ void ClipCache::forget() const {
 }
 
 std::optional<JournalEntry> ClipCache::journal(std::string *problem) const {
-  std::optional<std::string> text = read_file(journal_path());
+  std::optional<std::string> text = read_file_text(journal_path());
   if (!text) return std::nullopt;
   JournalEntry entry;
   entry.task_id = untrusted_string_member(*text, "task_id");

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "file_text.h"
 #include "untrusted_json.h"
 
 namespace see2ai {
@@ -81,15 +82,6 @@ std::string to_json(const RequestRecord &record) {
   return text;
 }
 
-std::optional<std::string> read_text(const std::string &path) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return std::nullopt;
-  std::string text(contents, length);
-  g_free(contents);
-  return text;
-}
-
 }  // namespace
 
 RequestRecord record_for(const GenerationRequest &request, const ClientConfig &config) {
@@ -128,7 +120,7 @@ void write_request_record(const std::string &cache_dir, const std::string &key,
 
 std::optional<RequestRecord> read_request_record(const std::string &cache_dir,
                                                  const std::string &key) {
-  std::optional<std::string> text = read_text(request_record_path(cache_dir, key));
+  std::optional<std::string> text = read_file_text(request_record_path(cache_dir, key));
   if (!text) return std::nullopt;
   return parse_record(*text);
 }
