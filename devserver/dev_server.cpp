@@ -48,6 +48,7 @@ struct RequestNote {
   std::optional<std::string> task_id;
   std::optional<std::string> fault;
   std::optional<std::string> range;  // the Range asked for, when a rule took it off the request
+  int64_t received_ms = -1;
 };
 
 void on_body_written(SoupServerMessage *, gpointer note) {
@@ -361,6 +362,7 @@ void DevServer::Impl::log_finished(SoupServerMessage *message) {
   if (note->range) record.range = note->range;
   record.task_id = note->task_id;
   record.fault = note->fault;
+  record.received_ms = note->received_ms;
   if (record.method != "HEAD" && !aborted)
     record.bytes_sent = soup_server_message_get_response_body(message)->length;
   log->record_request(record);
@@ -404,6 +406,7 @@ void DevServer::Impl::send(SoupServerMessage *message, HttpAnswer answer,
     if (note->range) record.range = note->range;
     record.task_id = note->task_id;
     record.fault = note->fault;
+    record.received_ms = note->received_ms;
     note->logged = true;
     RawAnswer raw_answer;
     raw_answer.status = answer.status;
@@ -456,7 +459,7 @@ std::optional<size_t> DevServer::Impl::authorize(SoupServerMessage *message,
 }
 
 void DevServer::Impl::handle_submit(SoupServerMessage *message) {
-  note_of(message);
+  note_of(message)->received_ms = log->elapsed_ms();
   if (g_strcmp0(soup_server_message_get_method(message), "POST") != 0) {
     send(message, json_answer(405, detail_json("use POST")), std::nullopt, false);
     return;
@@ -686,7 +689,7 @@ std::string DevServer::Impl::output_json(const Task &task, const std::optional<F
 }
 
 void DevServer::Impl::handle_status(SoupServerMessage *message, const std::string &path) {
-  note_of(message);
+  note_of(message)->received_ms = log->elapsed_ms();
   if (g_strcmp0(soup_server_message_get_method(message), "GET") != 0) {
     send(message, json_answer(405, detail_json("use GET")), std::nullopt, false);
     return;
@@ -716,7 +719,7 @@ void DevServer::Impl::handle_status(SoupServerMessage *message, const std::strin
 }
 
 void DevServer::Impl::handle_file(SoupServerMessage *message, const std::string &path) {
-  note_of(message);
+  note_of(message)->received_ms = log->elapsed_ms();
   const char *method = soup_server_message_get_method(message);
   if (g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
     send(message, json_answer(405, detail_json("use GET")), std::nullopt, false);
@@ -821,7 +824,7 @@ void DevServer::Impl::handle_control(SoupServerMessage *message, const std::stri
 }
 
 void DevServer::Impl::handle_unknown(SoupServerMessage *message) {
-  note_of(message);
+  note_of(message)->received_ms = log->elapsed_ms();
   send(message, json_answer(404, detail_json("no such endpoint")), std::nullopt, false);
 }
 

@@ -56,6 +56,10 @@ void RequestLog::record_request(const RequestRecord &record) {
   add_optional_string(builder, "fault", record.fault);
   json_builder_set_member_name(builder, "bytes_sent");
   json_builder_add_int_value(builder, record.bytes_sent);
+  if (record.received_ms >= 0) {
+    json_builder_set_member_name(builder, "received_ms");
+    json_builder_add_int_value(builder, record.received_ms);
+  }
   json_builder_end_object(builder);
   append(builder_to_text(builder));
 }

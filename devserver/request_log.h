@@ -22,6 +22,10 @@ struct RequestRecord {
   std::optional<std::string> task_id;
   std::optional<std::string> fault;  // the rule that shaped the answer
   int64_t bytes_sent = 0;
+  // When the request was in whole (its handler ran), -1 when unknown. Unlike t_ms (the line's
+  // time: when the answer was out) it is before anything the client could see: the time between
+  // two requests' received_ms is at least the time the client waited between them.
+  int64_t received_ms = -1;
 };
 
 class RequestLog {

@@ -1173,7 +1173,7 @@ TEST_F(DevServerTest, FaultHoldMsCreatesTheTaskThenAnswersThatMuchLater) {
   Reply reply = submit(server.url(), R"({"prompt":"held","sync":false})");
   ASSERT_EQ(reply.status, 200) << reply.body;
   const std::string task = string_member(reply.body, "task_id");
-  int64_t created_ms = -1, answered_ms = -1;
+  int64_t created_ms = -1, answered_ms = -1, received_ms = -1;
   for (const auto &line : server.request_log()) {
     with_object(line, [&](JsonObject *o) {
       const char *event = json_object_get_string_member_with_default(o, "event", "");
@@ -1181,13 +1181,19 @@ TEST_F(DevServerTest, FaultHoldMsCreatesTheTaskThenAnswersThatMuchLater) {
       const char *id = json_object_get_string_member_with_default(o, "task_id", "");
       if (g_str_equal(event, "submit") && task == id)
         created_ms = json_object_get_int_member(o, "t_ms");
-      if (g_str_equal(method, "POST")) answered_ms = json_object_get_int_member(o, "t_ms");
+      if (g_str_equal(method, "POST")) {
+        answered_ms = json_object_get_int_member(o, "t_ms");
+        received_ms = json_object_get_int_member(o, "received_ms");
+      }
     });
   }
   ASSERT_GE(created_ms, 0);
   ASSERT_GE(answered_ms, 0);
-  // The task existed (and was being paid for) a whole hold before its answer left.
+  // The task existed (and was being paid for) a whole hold before its answer left; the log also
+  // says when the request came in: before its task was made.
   EXPECT_GE(answered_ms - created_ms, 1500);
+  EXPECT_GE(received_ms, 0);
+  EXPECT_LE(received_ms, created_ms);
 
   std::string body;
   for (const char *bad :
