@@ -409,17 +409,20 @@ std::unique_ptr<ConsumerRun> urisourcebin_decodebin3_run(const std::string &uri,
 }
 
 // The same consumer on the MP4 from file://, what the served clip must match. GStreamer 1.22's
-// playbin3 and uridecodebin3 now and then stall in preroll on a local file (a race of decodebin3's
-// own with parsebin, which posts its collection twice: no buffer ever comes); such a run of the
-// reference is made again, a served run never.
+// decodebin3 now and then stalls in preroll on a local file (a race of its own with parsebin, which
+// posts its collection twice: no buffer ever comes), and once it has, later runs in the process
+// tend to stall too. The reference is then taken with `fallback`, the decodebin2 consumer that
+// decodes the file with the same decoders (playbin for playbin3, uridecodebin for uridecodebin3);
+// the served run is never retried nor replaced.
 using MakeRun = std::function<std::unique_ptr<ConsumerRun>(double timeout_s)>;
 constexpr double kBaselineTimeoutS = 8;  // a run on the local file takes well under a second
 
-RunResult file_baseline(const MakeRun &make, const std::optional<SeekPlan> &seek = std::nullopt) {
+RunResult file_baseline(const MakeRun &make, const MakeRun &fallback,
+                        const std::optional<SeekPlan> &seek = std::nullopt) {
   RunResult result = make(kBaselineTimeoutS)->run(seek);
-  for (int again = 0; again < 4 && result.timed_out; ++again)
-    result = make(kBaselineTimeoutS)->run(seek);
-  return result;
+  if (!result.timed_out) return result;
+  ::testing::Test::RecordProperty("file_reference", "decodebin3 stalled, decodebin2's taken");
+  return fallback(kRunTimeoutS)->run(seek);
 }
 
 // The served clip plays as the file does: same pictures and sound samples at the same times.
@@ -545,6 +548,7 @@ TEST_P(ShapeTest, PlaybinAndPlaybin3PlayToEosWithAnAccurateSeekAfterPreroll) {
   for (const char *factory : {"playbin", "playbin3"}) {
     RunResult file = file_baseline(
         [&](double timeout_s) { return playbin_run(factory, file_uri(GetParam()), timeout_s); },
+        [&](double timeout_s) { return playbin_run("playbin", file_uri(GetParam()), timeout_s); },
         seek);
     RunResult served = playbin_run(factory, served_uri(GetParam()))->run(seek);
     expect_same_play(served, file, factory);
@@ -555,18 +559,28 @@ TEST_P(ShapeTest, PlaybinAndPlaybin3PlayToEosWithAnAccurateSeekAfterPreroll) {
 }
 
 TEST_P(ShapeTest, Uridecodebin3PlaysToEos) {
-  RunResult file = file_baseline([&](double timeout_s) {
-    return decodebin_run("uridecodebin3", file_uri(GetParam()), timeout_s);
-  });
+  const MakeRun uridecodebin = [&](double timeout_s) {
+    return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
+  };
+  RunResult file = file_baseline(
+      [&](double timeout_s) {
+        return decodebin_run("uridecodebin3", file_uri(GetParam()), timeout_s);
+      },
+      uridecodebin);
   RunResult served = decodebin_run("uridecodebin3", served_uri(GetParam()))->run();
   expect_same_play(served, file, "uridecodebin3");
   EXPECT_EQ(served.video.buffers, kClipFrames);
 }
 
 TEST_P(ShapeTest, UrisourcebinIntoDecodebin3PlaysToEos) {
-  RunResult file = file_baseline([&](double timeout_s) {
-    return urisourcebin_decodebin3_run(file_uri(GetParam()), timeout_s);
-  });
+  const MakeRun uridecodebin = [&](double timeout_s) {
+    return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
+  };
+  RunResult file = file_baseline(
+      [&](double timeout_s) {
+        return urisourcebin_decodebin3_run(file_uri(GetParam()), timeout_s);
+      },
+      uridecodebin);
   RunResult served = urisourcebin_decodebin3_run(served_uri(GetParam()))->run();
   expect_same_play(served, file, "urisourcebin ! decodebin3");
   EXPECT_EQ(served.video.buffers, kClipFrames);
@@ -576,11 +590,10 @@ TEST_P(ShapeTest, SegmentSeekEndsEachStreamAtItsOwnStopAsTheFileDoes) {
   // 0.5..1.5 s: the pictures starting in it, the sound cut at both edges, then SEGMENT_DONE.
   const SeekPlan seek{static_cast<GstSeekFlags>(GST_SEEK_FLAG_ACCURATE | GST_SEEK_FLAG_SEGMENT),
                       GST_SECOND / 2, 3 * GST_SECOND / 2};
-  RunResult file = file_baseline(
-      [&](double timeout_s) {
-        return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
-      },
-      seek);
+  const MakeRun uridecodebin = [&](double timeout_s) {
+    return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
+  };
+  RunResult file = file_baseline(uridecodebin, uridecodebin, seek);
   RunResult served = decodebin_run("uridecodebin", served_uri(GetParam()))->run(seek);
   // qtdemux does not cut a fragmented track's sound at the segment's edges (it gives whole AAC
   // frames, up to 1152 samples more): the element's sound is checked against the segment itself.
@@ -788,6 +801,11 @@ TEST_F(ConsumerTest, Playbin3WithTheSoundDeselectedPlaysThePictureOnly) {
       return switched;
     };
     RunResult result = run->run();
+    if (!served && result.timed_out && !result.prerolled) {
+      // decodebin3's own stall on a local file (see file_baseline): no reference this time.
+      ::testing::Test::RecordProperty("file_reference", "decodebin3 stalled");
+      continue;
+    }
     EXPECT_EQ(result.errors, 0) << describe(result);
     EXPECT_TRUE(result.eos) << describe(result);
     EXPECT_EQ(result.video.buffers, kClipFrames) << describe(result);
@@ -800,7 +818,8 @@ TEST_F(ConsumerTest, SeekRightAfterPrerollWaitsForTheBytesWhileTheClipDownloads)
   for (const char *factory : {"playbin", "playbin3"}) {
     const SeekPlan seek{GST_SEEK_FLAG_ACCURATE, 3 * GST_SECOND / 2, GST_CLOCK_TIME_NONE};
     RunResult file = file_baseline(
-        [&](double timeout_s) { return playbin_run(factory, file_uri("av"), timeout_s); }, seek);
+        [&](double timeout_s) { return playbin_run(factory, file_uri("av"), timeout_s); },
+        [&](double timeout_s) { return playbin_run("playbin", file_uri("av"), timeout_s); }, seek);
     server_->add_faults(R"([{"match":"download","path":"/files/av.mp4","rate":20000}])");
     auto run = playbin_run(factory, served_uri("av"));
     const int before = downloads_finished("av");
