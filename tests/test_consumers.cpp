@@ -92,7 +92,7 @@ std::string describe(const RunResult &r) {
   return "video: " + describe(r.video) + "; audio: " + describe(r.audio) +
          "; eos=" + std::to_string(r.eos) + " segment-done=" + std::to_string(r.segment_done) +
          " errors=" + std::to_string(r.errors) + " (" + r.error_text + ")" +
-         (r.timed_out ? " TIMED OUT" : "");
+         (r.prerolled ? "" : " NOT PREROLLED") + (r.timed_out ? " TIMED OUT" : "");
 }
 
 // Counts what a sink pad receives: pictures, sound samples, and where they sit in stream time.
@@ -223,6 +223,9 @@ class ConsumerRun {
   // Called once prerolled, before any seek; returns true when it is done with the pipeline
   // (pump_until() runs the bus meanwhile).
   std::function<bool(RunResult *)> after_preroll;
+  // decodebin3 inside: it has made its first stream selection (STREAMS_SELECTED) before the run
+  // seeks (seeking playbin3 before that stalls it now and then, on a local file too).
+  bool settle_selection = false;
   // Asked just before the seek: true while the clip still downloads.
   std::function<bool()> still_downloading;
 
@@ -231,6 +234,10 @@ class ConsumerRun {
     gst_element_set_state(pipeline_, GST_STATE_PAUSED);
     result.prerolled = pump(&result, true);
     if (result.prerolled && after_preroll) result.prerolled = after_preroll(&result);
+    if (result.prerolled && seek && settle_selection && !streams_selected_)
+      result.prerolled = pump_until(&result, [](GstMessage *message) {
+        return GST_MESSAGE_TYPE(message) == GST_MESSAGE_STREAMS_SELECTED;
+      });
     if (result.prerolled && seek) {
       if (still_downloading) result.seek_during_download = still_downloading();
       GstEvent *event = gst_event_new_seek(
@@ -304,6 +311,10 @@ class ConsumerRun {
         default:
           if (until_ && until_(msg)) reached = true;
           break;
+        case GST_MESSAGE_STREAMS_SELECTED:
+          streams_selected_ = true;
+          if (until_ && until_(msg)) reached = true;
+          break;
         case GST_MESSAGE_STREAM_COLLECTION:
           if (on_collection) {
             GstStreamCollection *collection = nullptr;
@@ -323,6 +334,7 @@ class ConsumerRun {
   GstElement *pipeline_;
   double timeout_s_;
   std::function<bool(GstMessage *)> until_;
+  bool streams_selected_ = false;
 };
 
 // playbin or playbin3 with counting sinks.
@@ -330,6 +342,7 @@ std::unique_ptr<ConsumerRun> playbin_run(const char *factory, const std::string 
                                          double timeout_s = kRunTimeoutS) {
   GstElement *playbin = gst_element_factory_make(factory, nullptr);
   auto run = std::make_unique<ConsumerRun>(playbin, timeout_s);
+  run->settle_selection = std::string(factory) == "playbin3";
   g_object_set(playbin, "uri", uri.c_str(), "video-sink", counting_sink(&run->recorder),
                "audio-sink", counting_sink(&run->recorder), nullptr);
   return run;
@@ -353,6 +366,7 @@ std::unique_ptr<ConsumerRun> decodebin_run(const char *factory, const std::strin
                                            double timeout_s = kRunTimeoutS) {
   GstElement *pipeline = gst_pipeline_new(nullptr);
   auto run = std::make_unique<ConsumerRun>(pipeline, timeout_s);
+  run->settle_selection = std::string(factory) == "uridecodebin3";
   GstElement *decodebin = gst_element_factory_make(factory, nullptr);
   g_object_set(decodebin, "uri", uri.c_str(), nullptr);
   gst_bin_add(GST_BIN(pipeline), decodebin);
@@ -395,16 +409,20 @@ std::unique_ptr<ConsumerRun> urisourcebin_decodebin3_run(const std::string &uri,
 }
 
 // The same consumer on the MP4 from file://, what the served clip must match. GStreamer 1.22's
-// playbin3 and uridecodebin3 now and then stall on a local file (races of decodebin3's own, with
-// parsebin: the run never ends); such a run of the reference is made again, a served run never.
+// decodebin3 now and then stalls in preroll on a local file (a race of its own with parsebin, which
+// posts its collection twice: no buffer ever comes), and once it has, later runs in the process
+// tend to stall too. The reference is then taken with `fallback`, the decodebin2 consumer that
+// decodes the file with the same decoders (playbin for playbin3, uridecodebin for uridecodebin3);
+// the served run is never retried nor replaced.
 using MakeRun = std::function<std::unique_ptr<ConsumerRun>(double timeout_s)>;
-constexpr double kBaselineTimeoutS = 15;
+constexpr double kBaselineTimeoutS = 8;  // a run on the local file takes well under a second
 
-RunResult file_baseline(const MakeRun &make, const std::optional<SeekPlan> &seek = std::nullopt) {
+RunResult file_baseline(const MakeRun &make, const MakeRun &fallback,
+                        const std::optional<SeekPlan> &seek = std::nullopt) {
   RunResult result = make(kBaselineTimeoutS)->run(seek);
-  for (int again = 0; again < 2 && result.timed_out; ++again)
-    result = make(kBaselineTimeoutS)->run(seek);
-  return result;
+  if (!result.timed_out) return result;
+  ::testing::Test::RecordProperty("file_reference", "decodebin3 stalled, decodebin2's taken");
+  return fallback(kRunTimeoutS)->run(seek);
 }
 
 // The served clip plays as the file does: same pictures and sound samples at the same times.
@@ -530,6 +548,7 @@ TEST_P(ShapeTest, PlaybinAndPlaybin3PlayToEosWithAnAccurateSeekAfterPreroll) {
   for (const char *factory : {"playbin", "playbin3"}) {
     RunResult file = file_baseline(
         [&](double timeout_s) { return playbin_run(factory, file_uri(GetParam()), timeout_s); },
+        [&](double timeout_s) { return playbin_run("playbin", file_uri(GetParam()), timeout_s); },
         seek);
     RunResult served = playbin_run(factory, served_uri(GetParam()))->run(seek);
     expect_same_play(served, file, factory);
@@ -540,18 +559,28 @@ TEST_P(ShapeTest, PlaybinAndPlaybin3PlayToEosWithAnAccurateSeekAfterPreroll) {
 }
 
 TEST_P(ShapeTest, Uridecodebin3PlaysToEos) {
-  RunResult file = file_baseline([&](double timeout_s) {
-    return decodebin_run("uridecodebin3", file_uri(GetParam()), timeout_s);
-  });
+  const MakeRun uridecodebin = [&](double timeout_s) {
+    return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
+  };
+  RunResult file = file_baseline(
+      [&](double timeout_s) {
+        return decodebin_run("uridecodebin3", file_uri(GetParam()), timeout_s);
+      },
+      uridecodebin);
   RunResult served = decodebin_run("uridecodebin3", served_uri(GetParam()))->run();
   expect_same_play(served, file, "uridecodebin3");
   EXPECT_EQ(served.video.buffers, kClipFrames);
 }
 
 TEST_P(ShapeTest, UrisourcebinIntoDecodebin3PlaysToEos) {
-  RunResult file = file_baseline([&](double timeout_s) {
-    return urisourcebin_decodebin3_run(file_uri(GetParam()), timeout_s);
-  });
+  const MakeRun uridecodebin = [&](double timeout_s) {
+    return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
+  };
+  RunResult file = file_baseline(
+      [&](double timeout_s) {
+        return urisourcebin_decodebin3_run(file_uri(GetParam()), timeout_s);
+      },
+      uridecodebin);
   RunResult served = urisourcebin_decodebin3_run(served_uri(GetParam()))->run();
   expect_same_play(served, file, "urisourcebin ! decodebin3");
   EXPECT_EQ(served.video.buffers, kClipFrames);
@@ -561,11 +590,10 @@ TEST_P(ShapeTest, SegmentSeekEndsEachStreamAtItsOwnStopAsTheFileDoes) {
   // 0.5..1.5 s: the pictures starting in it, the sound cut at both edges, then SEGMENT_DONE.
   const SeekPlan seek{static_cast<GstSeekFlags>(GST_SEEK_FLAG_ACCURATE | GST_SEEK_FLAG_SEGMENT),
                       GST_SECOND / 2, 3 * GST_SECOND / 2};
-  RunResult file = file_baseline(
-      [&](double timeout_s) {
-        return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
-      },
-      seek);
+  const MakeRun uridecodebin = [&](double timeout_s) {
+    return decodebin_run("uridecodebin", file_uri(GetParam()), timeout_s);
+  };
+  RunResult file = file_baseline(uridecodebin, uridecodebin, seek);
   RunResult served = decodebin_run("uridecodebin", served_uri(GetParam()))->run(seek);
   // qtdemux does not cut a fragmented track's sound at the segment's edges (it gives whole AAC
   // frames, up to 1152 samples more): the element's sound is checked against the segment itself.
@@ -773,6 +801,11 @@ TEST_F(ConsumerTest, Playbin3WithTheSoundDeselectedPlaysThePictureOnly) {
       return switched;
     };
     RunResult result = run->run();
+    if (!served && result.timed_out && !result.prerolled) {
+      // decodebin3's own stall on a local file (see file_baseline): no reference this time.
+      ::testing::Test::RecordProperty("file_reference", "decodebin3 stalled");
+      continue;
+    }
     EXPECT_EQ(result.errors, 0) << describe(result);
     EXPECT_TRUE(result.eos) << describe(result);
     EXPECT_EQ(result.video.buffers, kClipFrames) << describe(result);
@@ -785,7 +818,8 @@ TEST_F(ConsumerTest, SeekRightAfterPrerollWaitsForTheBytesWhileTheClipDownloads)
   for (const char *factory : {"playbin", "playbin3"}) {
     const SeekPlan seek{GST_SEEK_FLAG_ACCURATE, 3 * GST_SECOND / 2, GST_CLOCK_TIME_NONE};
     RunResult file = file_baseline(
-        [&](double timeout_s) { return playbin_run(factory, file_uri("av"), timeout_s); }, seek);
+        [&](double timeout_s) { return playbin_run(factory, file_uri("av"), timeout_s); },
+        [&](double timeout_s) { return playbin_run("playbin", file_uri("av"), timeout_s); }, seek);
     server_->add_faults(R"([{"match":"download","path":"/files/av.mp4","rate":20000}])");
     auto run = playbin_run(factory, served_uri("av"));
     const int before = downloads_finished("av");
