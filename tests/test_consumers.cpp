@@ -820,7 +820,7 @@ TEST_F(ConsumerTest, SeekRightAfterPrerollWaitsForTheBytesWhileTheClipDownloads)
     RunResult file = file_baseline(
         [&](double timeout_s) { return playbin_run(factory, file_uri("av"), timeout_s); },
         [&](double timeout_s) { return playbin_run("playbin", file_uri("av"), timeout_s); }, seek);
-    server_->add_faults(R"([{"match":"download","path":"/files/av.mp4","rate":20000}])");
+    server_->add_faults(R"([{"match":"download","path":"/files/av.mp4","rate":8000}])");
     auto run = playbin_run(factory, served_uri("av"));
     const int before = downloads_finished("av");
     run->still_downloading = [before] { return downloads_finished("av") == before; };
@@ -1037,9 +1037,14 @@ ToolRun run_tool(const std::vector<std::string> &args) {
   gchar *out = nullptr, *err = nullptr;
   gint status = -1;
   ToolRun run;
+  // A cache of its own: what it generates is really submitted, not found from an earlier run.
+  gchar **env = g_environ_setenv(g_get_environ(), "XDG_CACHE_HOME",
+                                 make_temp_dir("tool-cache").c_str(), TRUE);
   GError *error = nullptr;
-  if (!g_spawn_sync(nullptr, cargv.data(), nullptr, G_SPAWN_SEARCH_PATH, nullptr, nullptr, &out,
-                    &err, &status, &error)) {
+  const gboolean spawned = g_spawn_sync(nullptr, cargv.data(), env, G_SPAWN_SEARCH_PATH, nullptr,
+                                        nullptr, &out, &err, &status, &error);
+  g_strfreev(env);
+  if (!spawned) {
     run.out = error->message;
     g_error_free(error);
     return run;
@@ -1055,6 +1060,16 @@ TEST_F(ConsumerTest, GesLaunchRendersServedClipsWrittenAsTheyAre) {
   // The path form of a generate URI survives ges-launch-1.0's command line (which keeps nothing
   // after a '?'); the task form works as it is.
   const std::string out = temp_file("ges-launch.mp4");
+  // Submits of this prompt so far (earlier repeats of this test).
+  const auto submits_of_prompt = [] {
+    int submits = 0;
+    for (const auto &line : server_->request_log())
+      if (line.find("\"event\":\"submit\"") != std::string::npos &&
+          line.find("a fox, at dusk?") != std::string::npos)
+        ++submits;
+    return submits;
+  };
+  const int submits_before = submits_of_prompt();
   ToolRun run =
       run_tool({"ges-launch-1.0", "--track-types=video", "-o", uri_of(out), "-f",
                 "video/quicktime,variant=iso:video/x-h264", "+clip",
@@ -1066,12 +1081,8 @@ TEST_F(ConsumerTest, GesLaunchRendersServedClipsWrittenAsTheyAre) {
   EXPECT_EQ(rendered.luma.size(), 60u) << run.out;
   ASSERT_FALSE(rendered.pts_ns.empty());
   EXPECT_NEAR(static_cast<double>(rendered.pts_ns.back()), 2e9 - 1e9 / 30, 1e6);
-  bool prompt_seen = false;
-  for (const auto &line : server_->request_log())
-    if (line.find("\"event\":\"submit\"") != std::string::npos &&
-        line.find("a fox, at dusk?") != std::string::npos)
-      prompt_seen = true;
-  EXPECT_TRUE(prompt_seen) << "the prompt did not reach the service whole";
+  const int prompt_seen = submits_of_prompt();
+  EXPECT_GE(prompt_seen, submits_before + 1) << "the prompt did not reach the service whole";
 }
 
 TEST_F(ConsumerTest, GstTranscoderToolTranscodesAServedClip) {
