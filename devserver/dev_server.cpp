@@ -47,6 +47,7 @@ struct RequestNote {
   bool body_written = false;
   std::optional<std::string> task_id;
   std::optional<std::string> fault;
+  std::optional<std::string> range;  // the Range asked for, when a rule took it off the request
 };
 
 void on_body_written(SoupServerMessage *, gpointer note) {
@@ -185,6 +186,21 @@ std::string reshape_state(const std::string &output_json, const FaultRule &rule)
   std::string reshaped = node_to_text(json_parser_get_root(parser));
   g_object_unref(parser);
   return reshaped;
+}
+
+// The output object text with its task_id replaced.
+std::string with_task_id(const std::string &output_json, const std::string &task_id) {
+  JsonParser *parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, output_json.c_str(), -1, nullptr) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+    g_object_unref(parser);
+    return output_json;
+  }
+  json_object_set_string_member(json_node_get_object(json_parser_get_root(parser)), "task_id",
+                                task_id.c_str());
+  std::string text = node_to_text(json_parser_get_root(parser));
+  g_object_unref(parser);
+  return text;
 }
 
 // Bound and listening with a backlog deep enough for hundreds of clients connecting at once
@@ -342,6 +358,7 @@ void DevServer::Impl::log_finished(SoupServerMessage *message) {
   record.status = aborted ? 0 : static_cast<int>(soup_server_message_get_status(message));
   record.authorization = request_header(message, "Authorization") != nullptr;
   if (const char *range = request_header(message, "Range")) record.range = range;
+  if (note->range) record.range = note->range;
   record.task_id = note->task_id;
   record.fault = note->fault;
   if (record.method != "HEAD" && !aborted)
@@ -353,9 +370,29 @@ void DevServer::Impl::log_finished(SoupServerMessage *message) {
 void DevServer::Impl::send(SoupServerMessage *message, HttpAnswer answer,
                            const std::optional<FaultRule> &fault, bool paused) {
   RequestNote *note = note_of(message);
+  if (fault && fault->hold_ms && *fault->hold_ms > 0) {
+    // Handled already (a submit's task exists); only the answer waits, as behind a slow gateway.
+    FaultRule released = *fault;
+    released.hold_ms.reset();
+    if (!paused) {
+      soup_server_message_pause(message);
+      g_signal_connect(message, "disconnected", G_CALLBACK(on_client_gone), nullptr);
+    }
+    MessageRef held(message);
+    run_after(context, static_cast<int>(*fault->hold_ms),
+              [this, held, answer = std::move(answer), released]() mutable {
+                if (g_object_get_data(G_OBJECT(held.get()), kGoneKey)) return;
+                send(held.get(), std::move(answer), released, true);
+              });
+    return;
+  }
   if (fault) {
     note->fault = fault->description;
     if (fault->retry_after) answer.headers.emplace_back("Retry-After", *fault->retry_after);
+    if (fault->gzip) {
+      answer.body = gzip_bytes(answer.body);
+      answer.headers.emplace_back("Content-Encoding", "gzip");
+    }
   }
   if (fault && fault->shapes_transport()) {
     RequestRecord record;
@@ -364,6 +401,7 @@ void DevServer::Impl::send(SoupServerMessage *message, HttpAnswer answer,
     record.status = fault->drop_connection ? 0 : answer.status;
     record.authorization = request_header(message, "Authorization") != nullptr;
     if (const char *range = request_header(message, "Range")) record.range = range;
+    if (note->range) record.range = note->range;
     record.task_id = note->task_id;
     record.fault = note->fault;
     note->logged = true;
@@ -372,6 +410,10 @@ void DevServer::Impl::send(SoupServerMessage *message, HttpAnswer answer,
     raw_answer.headers = answer.headers;
     raw_answer.headers.emplace_back("Content-Type", answer.content_type);
     raw_answer.body = std::move(answer.body);
+    raw_answer.framing = fault->chunked                       ? BodyFraming::Chunked
+                         : fault->no_length || fault->endless ? BodyFraming::UntilClose
+                                                              : BodyFraming::Length;
+    raw_answer.endless = fault->endless;
     raw_answer.drop_connection = fault->drop_connection;
     raw_answer.cut_at = fault->cut_at;
     raw_answer.stall_after_headers = fault->stall_after_headers;
@@ -663,7 +705,13 @@ void DevServer::Impl::handle_status(SoupServerMessage *message, const std::strin
     return;
   }
   note_of(message)->task_id = id;
-  send(message, json_answer(200, output_json(*task, fault)), fault, false);
+  std::string output = output_json(*task, fault);
+  if (fault && fault->status_of) {
+    // A proxy or cache mixing answers up: another task's answer, or this one's under another id.
+    Task *other = tasks.find(*fault->status_of);
+    output = other ? output_json(*other, fault) : with_task_id(output, *fault->status_of);
+  }
+  send(message, json_answer(200, output), fault, false);
 }
 
 void DevServer::Impl::handle_file(SoupServerMessage *message, const std::string &path) {
@@ -698,7 +746,14 @@ void DevServer::Impl::handle_file(SoupServerMessage *message, const std::string 
   answer.headers.emplace_back("Accept-Ranges", "bytes");
   ByteRange range;
   int64_t total = static_cast<int64_t>(data.size());
-  switch (resolve_range(request_header(message, "Range"), total, &range)) {
+  const char *asked = request_header(message, "Range");
+  if (fault && fault->ignore_range && asked) {
+    // Off the request, or libsoup would answer the Range from the whole body by itself.
+    note_of(message)->range = asked;
+    soup_message_headers_remove(soup_server_message_get_request_headers(message), "Range");
+    asked = nullptr;
+  }
+  switch (resolve_range(asked, total, &range)) {
     case RangeAnswer::Whole:
       answer.status = 200;
       answer.body = std::move(data);

@@ -16,7 +16,11 @@ const char *const kKnownKeys[] = {
     "content_type", "retry_after",    "drop_connection", "cut_at",       "stall_after_headers",
     "rate",         "redirect_to",    "state_field",     "state_text",   "task_outcome",
     "sync_timeout", "malformed_json", "huge_body_bytes", "invalid_utf8", "html",
-    "warnings"};
+    "warnings",     "chunked",        "no_length",       "endless",      "gzip",
+    "ignore_range", "status_of",      "hold_ms"};
+
+// A whole minute is far longer than any test waits for an answer.
+constexpr int64_t kMaxHoldMs = 600000;
 
 JsonNode *member(JsonObject *object, const char *name) {
   return json_object_has_member(object, name) ? json_object_get_member(object, name) : nullptr;
@@ -131,6 +135,21 @@ FaultRule parse_rule(JsonNode *node) {
   rule.warnings = string_list_member(object, "warnings");
   if (!rule.warnings.empty() && rule.match != FaultTarget::Submit)
     throw std::invalid_argument("fault rule: \"warnings\" needs \"match\":\"submit\"");
+  rule.chunked = bool_member(object, "chunked");
+  rule.no_length = bool_member(object, "no_length");
+  if (rule.chunked && rule.no_length)
+    throw std::invalid_argument("fault rule: \"chunked\" and \"no_length\" exclude each other");
+  rule.endless = bool_member(object, "endless");
+  rule.gzip = bool_member(object, "gzip");
+  rule.ignore_range = bool_member(object, "ignore_range");
+  if (rule.ignore_range && rule.match != FaultTarget::Download)
+    throw std::invalid_argument("fault rule: \"ignore_range\" needs \"match\":\"download\"");
+  rule.status_of = string_member(object, "status_of");
+  if (rule.status_of && rule.match != FaultTarget::Status)
+    throw std::invalid_argument("fault rule: \"status_of\" needs \"match\":\"status\"");
+  rule.hold_ms = int_member(object, "hold_ms");
+  if (rule.hold_ms && (*rule.hold_ms < 0 || *rule.hold_ms > kMaxHoldMs))
+    throw std::invalid_argument("fault rule: \"hold_ms\" must be 0..600000");
   rule.description = node_to_text(node);
   return rule;
 }
@@ -143,7 +162,8 @@ bool FaultRule::replaces_answer() const {
 }
 
 bool FaultRule::shapes_transport() const {
-  return drop_connection || cut_at || stall_after_headers || rate;
+  return drop_connection || cut_at || stall_after_headers || rate || chunked || no_length ||
+         endless;
 }
 
 std::vector<FaultRule> parse_fault_rules(const std::string &json) {

@@ -33,8 +33,15 @@ struct FaultRule {
   std::optional<int64_t> huge_body_bytes;
   bool invalid_utf8 = false;
   bool html = false;
-  std::vector<std::string> warnings;  // submit: advice of the service's own, added to the task's
-  std::string description;            // the rule as compact JSON, for the request log
+  bool chunked = false;       // body in chunks (no Content-Length); with cut_at, no final 0-chunk
+  bool no_length = false;     // no Content-Length: the body ends where the connection closes
+  bool endless = false;       // after the body, filler bytes until the client goes away
+  bool gzip = false;          // body gzip-compressed, Content-Encoding: gzip, whatever was asked
+  bool ignore_range = false;  // download: the whole file with 200 whatever the Range
+  std::optional<std::string> status_of;  // status: the answer is about this task instead
+  std::optional<int64_t> hold_ms;        // the answer goes out this much later
+  std::vector<std::string> warnings;     // submit: advice of the service's own, added to the task's
+  std::string description;               // the rule as compact JSON, for the request log
 
   // True when the rule answers by itself instead of the normal handling (no task is created).
   bool replaces_answer() const;

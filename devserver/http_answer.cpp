@@ -1,5 +1,9 @@
 #include "http_answer.h"
 
+#include <gio/gio.h>
+
+#include <stdexcept>
+
 #include "json_text.h"
 
 namespace see2ai::dev {
@@ -50,6 +54,31 @@ HttpAnswer fault_answer(const FaultRule &rule) {
   }
   if (rule.body) answer.body = *rule.body;
   return answer;
+}
+
+std::string gzip_bytes(const std::string &bytes) {
+  GZlibCompressor *compressor = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
+  std::string compressed;
+  char buffer[64 * 1024];
+  size_t consumed = 0;
+  for (;;) {
+    gsize read = 0, written = 0;
+    GError *error = nullptr;
+    GConverterResult result = g_converter_convert(
+        G_CONVERTER(compressor), bytes.data() + consumed, bytes.size() - consumed, buffer,
+        sizeof buffer, G_CONVERTER_INPUT_AT_END, &read, &written, &error);
+    if (result == G_CONVERTER_ERROR) {
+      std::string message = error->message;
+      g_error_free(error);
+      g_object_unref(compressor);
+      throw std::runtime_error("gzip: " + message);
+    }
+    consumed += read;
+    compressed.append(buffer, written);
+    if (result == G_CONVERTER_FINISHED) break;
+  }
+  g_object_unref(compressor);
+  return compressed;
 }
 
 }  // namespace see2ai::dev

@@ -22,4 +22,7 @@ HttpAnswer json_answer(int status, std::string body);
 // The answer a rule with replaces_answer() sends instead of the real handling.
 HttpAnswer fault_answer(const FaultRule &rule);
 
+// `bytes` compressed in the gzip format (for a rule's "gzip").
+std::string gzip_bytes(const std::string &bytes);
+
 }  // namespace see2ai::dev

@@ -19,14 +19,20 @@
 
 namespace see2ai::dev {
 
+// How the end of the body is told: by its length, by a last empty chunk, or by closing.
+enum class BodyFraming { Length, Chunked, UntilClose };
+
 struct RawAnswer {
   int status = 200;
-  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Length, Connection
+  // Besides Content-Length, Transfer-Encoding and Connection.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  BodyFraming framing = BodyFraming::Length;
   bool drop_connection = false;   // close without a byte
-  std::optional<int64_t> cut_at;  // close after this many body bytes
+  std::optional<int64_t> cut_at;  // close after this many body bytes (a chunk ends there)
   bool stall_after_headers = false;
   std::optional<int64_t> rate;  // body bytes per second
+  bool endless = false;         // after the body, filler until the client goes (not with Length)
 };
 
 class RawResponder {

@@ -52,6 +52,8 @@ std::pair<GQuark, gint> gst_error_for(ErrorKind kind) {
     case ErrorKind::Read:
     case ErrorKind::Timeout:
       return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ};
+    case ErrorKind::NoSpace:
+      return {GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT};
     case ErrorKind::BadMedia:
       return {GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX};
     case ErrorKind::Failed:
@@ -171,10 +173,13 @@ void JobMessages::post_stopped_before_clip(const ErrorSite &site) {
              local_error("Stopped before the clip was ready" +
                          (task.empty() ? std::string() : ": task " + task)),
              site,
-             resumable_ ? "the task goes on at the service; running the same request again "
-                          "resumes it without a second charge"
-                        : "the task goes on at the service; set task-id to it to play it "
-                          "without a second charge (cache-mode=off keeps no journal)");
+             task.empty() && resumable_
+                 ? "no task was known yet: if the submit reached the service, running the same "
+                   "request again says so instead of paying twice"
+             : resumable_ ? "the task goes on at the service; running the same request again "
+                            "resumes it without a second charge"
+                          : "the task goes on at the service; set task-id to it to play it "
+                            "without a second charge (cache-mode=off keeps no journal)");
 }
 
 void JobMessages::post_progress(GstProgressType type, const std::string &text,

@@ -94,14 +94,15 @@ std::optional<std::string> read_text(const std::string &path) {
   return text;
 }
 
-// A journal entry as it is: the task id may be missing (a submit whose answer never came).
-struct JournalEntry {
+// A journal entry as it is on disk, read without touching it (ClipCache::journal drops damaged
+// ones): the task id may be missing (a submit whose answer never came).
+struct JournalFile {
   std::string task_id;
   std::optional<int64_t> written_at_us;
 };
 
-JournalEntry read_journal(const std::string &path) {
-  JournalEntry entry;
+JournalFile read_journal(const std::string &path) {
+  JournalFile entry;
   std::optional<std::string> text = read_text(path);
   if (!text) return entry;
   g_autoptr(JsonParser) parser = json_parser_new();
@@ -171,9 +172,9 @@ std::vector<CachedClip> CacheInventory::clips() const {
     CachedClip clip;
     clip.key = key;
     clip.output = read_entry(cache);
-    std::string problem;
-    if (!cache.lookup(&problem))
-      clip.problem = problem.empty() ? "the entry cannot be read" : problem;
+    CacheLookup found = cache.lookup();
+    if (!found.hit)
+      clip.problem = found.problem.empty() ? "the entry cannot be read" : found.problem;
     clip.record = read_request_record(dir_, key);
     clip.files = files.clips;
     for (const std::string &path : files.clips) clip.bytes += size_of(path);
@@ -197,13 +198,12 @@ std::vector<PendingTask> CacheInventory::pending() const {
   for (const auto &[key, files] : scan(dir_)) {
     if (!files.journal) continue;
     ClipCache cache(dir_, key);
-    JournalEntry journal = read_journal(cache.journal_path());
+    JournalFile journal = read_journal(cache.journal_path());
     if (!journal.task_id.empty() && files.entry) {
-      std::string problem;
-      std::optional<TaskOutput> cached = cache.lookup(&problem);
-      // The clip of this very task is here: the run stored it and died before clearing the
-      // journal entry; nothing is owed.
-      if (cached && cached->task_id == journal.task_id) continue;
+      std::optional<TaskOutput> entry = read_entry(cache);
+      // The entry of this very task is here: the run stored it and died before clearing the
+      // journal entry; nothing is owed (a damaged clip is fetched again from the entry's task).
+      if (entry && entry->task_id == journal.task_id) continue;
     }
     PendingTask task;
     task.key = key;

@@ -2,10 +2,15 @@
 // Filled from the element's properties; the key never leaves this struct except as a header.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
 namespace see2ai {
+
+// The most a result file may have: a 15 s 720p clip of the service is some tens of MB, so this is
+// far above any real clip and only stops a broken or hostile host from filling the disk.
+constexpr uint64_t kDefaultMaxResultBytes = 256ull * 1024 * 1024;
 
 struct ClientConfig {
   std::string api_url = "https://see2ai.com";
@@ -18,6 +23,7 @@ struct ClientConfig {
   int poll_interval_ms = 0;  // 0: adaptive (start short, back off)
   int timeout_s = 900;       // submit to last byte of the download
   int read_timeout_s = 30;   // silence on one network read
+  uint64_t max_result_bytes = kDefaultMaxResultBytes;  // per result file
   // When set, libsoup's logger reports each request and answer line here ('>' out, '<' in,
   // headers only), the Authorization value replaced by "[REDACTED]".
   std::function<void(char direction, const std::string &line)> http_log;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "clip_cache.h"
+#include "clip_check.h"
 #include "downloader.h"
 #include "error_mapping.h"
 #include "growing_file.h"
@@ -86,7 +87,13 @@ TaskOutput Collection::follow(HttpTransport &transport) {
 
 uint64_t Collection::download(HttpTransport &transport, const TaskOutput &output) {
   RetryPolicy policy(config_.retries);
-  Downloader downloader(transport, control_, policy);
+  // The same checks as a run's download: http(s) only, the size cap, a whole playable clip.
+  for (const std::string &url : output.result_urls)
+    if (!is_http_url(url))
+      throw ServiceError(ErrorKind::Failed,
+                         "the service gave a result URL that is not http or https: " + url, 0,
+                         output.task_id);
+  Downloader downloader(transport, control_, policy, config_.max_result_bytes, clip_problem);
   uint64_t bytes = 0;
   cache_.forget();
   for (size_t i = 0; i < output.result_urls.size(); ++i) {
@@ -127,9 +134,9 @@ CollectOutcome Collection::run() {
   }
   // Under the lock: the run that held it may have finished the task meanwhile.
   std::string problem;
-  std::optional<TaskOutput> cached = cache_.lookup(&problem);
-  std::optional<std::string> journaled = cache_.journal_task(&problem);
-  if (!journaled || *journaled != task.task_id)
+  std::optional<TaskOutput> cached = cache_.lookup().hit;
+  std::optional<JournalEntry> journaled = cache_.journal(&problem);
+  if (!journaled || journaled->task_id != task.task_id)
     return finish(CollectStatus::InProgress, "another run settled this task meanwhile");
   if (cached && cached->task_id == task.task_id) {
     cache_.remove_journal();

@@ -42,8 +42,9 @@ VerifyOutcome check(const std::string &dir, const CachedClip &clip) {
   if (!lock->try_acquire()) return outcome;
   RemovalClaim claim(dir, clip.key);
   if (!claim.held()) return outcome;
-  std::string problem;
-  std::optional<TaskOutput> output = cache.lookup(&problem);
+  CacheLookup found = cache.lookup();
+  std::string problem = found.problem;
+  const std::optional<TaskOutput> &output = found.hit;
   if (output) {
     for (size_t i = 0; i < output->result_urls.size() && problem.empty(); ++i)
       problem = decode_problem(cache.clip_path(i));

@@ -11,6 +11,7 @@
 
 #include "cache_inventory.h"
 #include "clip_cache.h"
+#include "clip_check.h"
 #include "downloader.h"
 #include "error_mapping.h"
 #include "growing_file.h"
@@ -62,7 +63,9 @@ struct GenerationJob::Impl {
   JobResult run_steps();
   std::unique_ptr<KeyLock> claim_key();
   JobResult from_cache(const TaskOutput &output, const ClipCache &clips);
-  TaskOutput generate(HttpTransport &transport);
+  TaskOutput generate(HttpTransport &transport, const std::string &refetch_task_id);
+  TaskOutput refetch(HttpTransport &transport, const std::string &refetch_task_id);
+  Submission submit(HttpTransport &transport);
   TaskOutput follow(HttpTransport &transport, const std::optional<TaskOutput> &first,
                     bool from_journal);
   void remember_task(const std::string &id, bool resumed);
@@ -173,8 +176,13 @@ JobResult GenerationJob::Impl::run() {
   control.stop();
   {
     std::lock_guard<std::mutex> lock(files_mutex);
-    for (auto &file : live_files)
-      if (!file->complete()) file->fail(failure->what());
+    // A partial clip is no use to anyone and may be what filled the disk: it goes now (a reader
+    // that has it open keeps its bytes until it lets go).
+    for (auto &file : live_files) {
+      if (file->complete()) continue;
+      file->fail(failure->what());
+      g_remove(file->path().c_str());
+    }
     live_files.clear();
   }
   g_debug("job failed: %s", failure->what());
@@ -202,30 +210,48 @@ JobResult GenerationJob::Impl::run_steps() {
   }
   // Held until this run returns: its clip is stored (or it failed) before a twin looks.
   std::unique_ptr<KeyLock> claim = cache ? claim_key() : nullptr;
+  // The task of an entry whose clips are gone or damaged: they are fetched from it again.
+  std::string refetch_task_id;
   if (cache && cache_mode == CacheMode::Reuse) {
-    std::string problem;
-    std::optional<TaskOutput> cached = cache->lookup(&problem);
-    if (cached) {
-      JobResult result = from_cache(*cached, *cache);
+    CacheLookup found = cache->lookup();
+    if (found.hit) {
+      JobResult result = from_cache(*found.hit, *cache);
       if (std::shared_ptr<PlayHold> hold = hold_clip())
         for (auto &file : result.files) file->keep_with(hold);
       return result;
     }
-    if (!problem.empty()) events.on_warning(problem);
+    if (!found.problem.empty()) events.on_warning(found.problem);
+    refetch_task_id = found.refetch_task_id;
   }
 
   HttpTransport transport(config, control.cancellable(),
                           static_cast<unsigned>(std::max(0, config.read_timeout_s)));
-  TaskOutput output = generate(transport);
+  TaskOutput output = generate(transport, refetch_task_id);
+  const bool refetching = !refetch_task_id.empty() && task_id == refetch_task_id;
+  for (const std::string &url : output.result_urls)
+    if (!is_http_url(url))
+      throw ServiceError(
+          ErrorKind::Failed,
+          "the service gave a result URL that is not http or https: " + url + "; it is not fetched",
+          0, task_id, state_text);
 
-  if (cache) cache->forget();
+  // An entry being fetched again stays: a run that dies meanwhile finds it (and its damage) again.
+  if (cache && !refetching) cache->forget();
   std::vector<std::shared_ptr<GrowingFile>> files;
   try {
     files = download_all(transport, output);
   } catch (const ServiceError &e) {
+    const bool gone = e.http_status == 404 || e.http_status == 410;
+    if (gone && refetching)
+      throw ServiceError(ErrorKind::Failed,
+                         std::string(e.what()) +
+                             ": the cached clip of this request is missing or damaged and its "
+                             "result URL has expired, so it cannot be fetched again; "
+                             "cache-mode=refresh generates it anew (and is paid again)",
+                         e.http_status, e.task_id, e.state, e.service_message);
     // Results that are gone (expired after about a day) never come back: waiting on this task
     // again is pointless, so the next run may submit anew.
-    if (cache && (e.http_status == 404 || e.http_status == 410)) cache->remove_journal();
+    if (cache && gone) cache->remove_journal();
     throw;
   }
   if (cache) {
@@ -261,39 +287,114 @@ std::unique_ptr<KeyLock> GenerationJob::Impl::claim_key() {
   }
 }
 
-// The finished task: attached, resumed from the journal, or submitted now (at most once).
-TaskOutput GenerationJob::Impl::generate(HttpTransport &transport) {
+// The finished task: attached, resumed from the journal, the task of a damaged cache entry, or
+// submitted now (at most once, and never while a submit of a run that died may have been charged).
+TaskOutput GenerationJob::Impl::generate(HttpTransport &transport,
+                                         const std::string &refetch_task_id) {
   if (!attach_task_id.empty()) {
     remember_task(attach_task_id, true);
     return follow(transport, std::nullopt, false);
   }
-  std::optional<std::string> journaled;
+  std::optional<JournalEntry> journaled;
   if (cache) {
     std::string problem;
-    journaled = cache->journal_task(&problem);
+    journaled = cache->journal(&problem);
     if (!problem.empty()) events.on_warning(problem);
   }
-  if (journaled) {
-    remember_task(*journaled, true);
+  if (journaled && !journaled->task_id.empty()) {
+    remember_task(journaled->task_id, true);
     try {
       return follow(transport, std::nullopt, true);
     } catch (const TaskUnknown &) {
-      events.on_warning("the service does not know task " + *journaled +
+      events.on_warning("the service does not know task " + journaled->task_id +
                         " from an earlier run; submitting anew");
       cache->remove_journal();
+      journaled.reset();
       task_id.clear();
       state_text.clear();
       state_reported = false;
     }
+  }
+  if (!refetch_task_id.empty()) return refetch(transport, refetch_task_id);
+  if (journaled) {
+    // A run sent this request and died (or was stopped) before the answer named its task.
+    gchar *when = nullptr;
+    if (GDateTime *time =
+            g_date_time_new_from_unix_local(journaled->written_at_us / G_USEC_PER_SEC)) {
+      when = g_date_time_format(time, "%Y-%m-%d %H:%M:%S");
+      g_date_time_unref(time);
+    }
+    std::string sent = std::string("a previous run sent this request to the service") +
+                       (when ? std::string(" at ") + when : std::string()) +
+                       " and ended before the answer named its task: it may already have been "
+                       "charged";
+    g_free(when);
+    if (cache_mode != CacheMode::Refresh)
+      throw ServiceError(ErrorKind::Failed,
+                         sent +
+                             ". Not submitting again: set task-id to that task to play it, or "
+                             "cache-mode=refresh to submit anew (and possibly pay twice)");
+    events.on_warning(sent + "; submitting anew, as cache-mode=refresh asks");
   }
   if (std::optional<FieldError> problem = validate(request))
     throw ServiceError(ErrorKind::Settings, problem->message);
   if (cache) note_request();
   events.on_submitting();
   origin = Clock::now();
-  Submission submission = TaskSubmitter(config, control).submit(request, transport);
+  Submission submission = submit(transport);
   remember_task(submission.task_id, false);
   return follow(transport, submission.answer, false);
+}
+
+// The task of a cache entry whose clips are missing or damaged: attached again, not paid again.
+TaskOutput GenerationJob::Impl::refetch(HttpTransport &transport,
+                                        const std::string &refetch_task_id) {
+  remember_task(refetch_task_id, true);
+  try {
+    return follow(transport, std::nullopt, true);
+  } catch (const ServiceError &e) {
+    // Only the task's final state (failed, expired, no result) says it has no clip to give.
+    if (e.http_status != 200 || e.state.empty()) throw;
+    throw ServiceError(
+        e.kind,
+        std::string(e.what()) +
+            ": the cached clip of this request is missing or damaged and cannot be "
+            "fetched again; cache-mode=refresh generates it anew (and is paid again)",
+        e.http_status, e.task_id, e.state, e.service_message);
+  } catch (const TaskUnknown &) {
+    throw ServiceError(ErrorKind::Failed,
+                       "the cached clip of this request is missing or damaged and the service no "
+                       "longer knows its task " +
+                           refetch_task_id +
+                           ", so it cannot be fetched again; cache-mode=refresh generates it "
+                           "anew (and is paid again)",
+                       404, refetch_task_id);
+  }
+}
+
+// The POST, recorded in the journal before it is sent: a run that dies while it is on its way, or
+// while a sync submit waits for the clip, leaves a trace that stops the next run from paying
+// again blindly.
+Submission GenerationJob::Impl::submit(HttpTransport &transport) {
+  if (cache) {
+    try {
+      cache->write_submit_pending();
+    } catch (const CacheWriteError &e) {
+      throw ServiceError(e.no_space ? ErrorKind::NoSpace : ErrorKind::Failed,
+                         std::string(e.what()) +
+                             "; nothing was submitted: a run that died after submitting could not "
+                             "tell it had paid (free the disk, fix cache-dir, or use "
+                             "cache-mode=off)");
+    }
+  }
+  TaskSubmitter submitter(config, control);
+  try {
+    return submitter.submit(request, transport);
+  } catch (...) {
+    // Provably not taken on: the next run may submit.
+    if (cache && !submitter.may_have_arrived()) cache->remove_journal();
+    throw;
+  }
 }
 
 TaskOutput GenerationJob::Impl::follow(HttpTransport &transport,
@@ -353,7 +454,7 @@ void GenerationJob::Impl::finish_task(const TaskOutput &output) {
 std::vector<std::shared_ptr<GrowingFile>> GenerationJob::Impl::download_all(
     HttpTransport &transport, const TaskOutput &output) {
   RetryPolicy policy(config.retries);
-  Downloader downloader(transport, control, policy);
+  Downloader downloader(transport, control, policy, config.max_result_bytes, clip_problem);
   std::vector<std::shared_ptr<GrowingFile>> files;
   for (size_t i = 0; i < output.result_urls.size(); ++i) {
     control.throw_if_stopped();

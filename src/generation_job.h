@@ -1,5 +1,6 @@
 // GenerationJob: one clip from request to local files: cache lookup, journal, submit (never twice),
-// follow the task, download. Blocking; runs on the element's worker thread; cancel() from anywhere.
+// follow the task, download (kept only once whole, partial files removed on failure). Blocking;
+// runs on the element's worker thread; cancel() from anywhere.
 #pragma once
 
 #include <cstdint>
@@ -75,11 +76,15 @@ class GenerationJob {
   void set_attach_task_id(std::string task_id);
   // Cache directory (also holds the journal) and policy. Empty dir: no cache, no journal.
   // Reuse: a finished clip of the same request is returned with no request at all (events:
-  // on_task_id(id, true), on_state(output, 0), on_download_started(i, complete file)).
+  // on_task_id(id, true), on_state(output, 0), on_download_started(i, complete file)); an entry
+  // whose clips are missing or damaged is dropped with a warning and its clips are fetched again
+  // from its task (no submit; an error when the task or its result URL is gone).
   // Refresh: no lookup, a new clip replaces the old one; the journal still re-attaches to a task
   // of a run that died. Off: no cache and no journal; clips go to temporary files that are
   // deleted with the last reference to their GrowingFile.
-  // The journal entry of a sync submit exists only once the POST has answered.
+  // The journal records a submit before it is sent. A run that finds such a record without a task
+  // id (a run died while its submit was on its way, or during a sync submit) does not submit: it
+  // fails saying the earlier submit may have been charged, unless the mode is Refresh.
   void set_cache(std::string cache_dir, CacheMode mode);
   // After storing a clip, least recently played clips are evicted until the cache holds at most
   // this many bytes (prune_cache's rules: never a clip an element plays). 0: unbounded.

@@ -50,20 +50,32 @@ bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+std::string lower(std::string text) {
+  for (auto &c : text) c = g_ascii_tolower(c);
+  return text;
+}
+
 std::string origin_of(const std::string &url) {
   GUri *uri = g_uri_parse(url.c_str(), kHttpUriFlags, nullptr);
   if (!uri) return {};
-  std::string scheme = g_uri_get_scheme(uri) ? g_uri_get_scheme(uri) : "";
-  std::string host = g_uri_get_host(uri) ? g_uri_get_host(uri) : "";
+  std::string scheme = lower(g_uri_get_scheme(uri) ? g_uri_get_scheme(uri) : "");
+  std::string host = lower(g_uri_get_host(uri) ? g_uri_get_host(uri) : "");
   int port = g_uri_get_port(uri);
   g_uri_unref(uri);
-  for (auto &c : scheme) c = g_ascii_tolower(c);
-  for (auto &c : host) c = g_ascii_tolower(c);
   if (port < 0) port = scheme == "https" ? 443 : scheme == "http" ? 80 : -1;
   return scheme + "://" + host + ":" + std::to_string(port);
 }
 
 }  // namespace
+
+bool is_http_url(const std::string &url) {
+  GUri *uri = g_uri_parse(url.c_str(), kHttpUriFlags, nullptr);
+  if (!uri) return false;
+  std::string scheme = lower(g_uri_get_scheme(uri) ? g_uri_get_scheme(uri) : "");
+  bool has_host = g_uri_get_host(uri) && *g_uri_get_host(uri);
+  g_uri_unref(uri);
+  return has_host && (scheme == "http" || scheme == "https");
+}
 
 bool same_origin(const std::string &a, const std::string &b) {
   std::string origin = origin_of(a);
@@ -111,6 +123,45 @@ bool HttpResponse::content_range(int64_t *first, int64_t *total) const {
     return false;
   *first = start;
   *total = whole;
+  return true;
+}
+
+std::optional<uint64_t> HttpResponse::unsatisfied_range_size() const {
+  std::optional<std::string> value = header("Content-Range");
+  if (!value) return std::nullopt;
+  std::string text = trimmed(*value);
+  const std::string prefix = "bytes */";
+  if (g_ascii_strncasecmp(text.c_str(), prefix.c_str(), prefix.size()) != 0) return std::nullopt;
+  std::string digits = text.substr(prefix.size());
+  if (digits.empty() || digits.size() > 19 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return g_ascii_isdigit(c); }))
+    return std::nullopt;
+  return g_ascii_strtoull(digits.c_str(), nullptr, 10);
+}
+
+std::optional<std::string> HttpResponse::content_encoding() const {
+  std::optional<std::string> value = header("Content-Encoding");
+  if (!value) return std::nullopt;
+  std::string encoding = lower(trimmed(*value));
+  if (encoding.empty() || encoding == "identity") return std::nullopt;
+  return encoding;
+}
+
+bool HttpResponse::decode_content() {
+  std::optional<std::string> encoding = content_encoding();
+  if (!encoding) return true;
+  GZlibCompressorFormat format;
+  if (*encoding == "gzip" || *encoding == "x-gzip")
+    format = G_ZLIB_COMPRESSOR_FORMAT_GZIP;
+  else if (*encoding == "deflate")
+    format = G_ZLIB_COMPRESSOR_FORMAT_ZLIB;
+  else
+    return false;
+  GZlibDecompressor *decompressor = g_zlib_decompressor_new(format);
+  GInputStream *decoded = g_converter_input_stream_new(body_, G_CONVERTER(decompressor));
+  g_object_unref(decompressor);
+  g_object_unref(body_);  // the converter holds it and closes it with itself
+  body_ = decoded;
   return true;
 }
 
@@ -190,6 +241,9 @@ GInputStream *HttpTransport::send_once(SoupMessage *message) {
 }
 
 std::unique_ptr<HttpResponse> HttpTransport::send(const HttpRequest &request) {
+  if (!is_http_url(request.url))
+    throw TransportError(TransportFailure::Refused,
+                         "refused to fetch " + request.url + ": only http and https URLs are used");
   std::string url = request.url;
   std::string method = request.method;
   for (int hop = 0;; ++hop) {
@@ -205,6 +259,8 @@ std::unique_ptr<HttpResponse> HttpTransport::send(const HttpRequest &request) {
       soup_message_headers_replace(headers, "Authorization", ("Bearer " + config_.api_key).c_str());
     if (request.range_from)
       soup_message_headers_set_range(headers, static_cast<goffset>(*request.range_from), -1);
+    // Byte counts and Range offsets are about the bytes as stored: ask for them unencoded.
+    soup_message_headers_replace(headers, "Accept-Encoding", "identity");
     if (method == "POST") {
       GBytes *bytes = g_bytes_new(request.json_body.data(), request.json_body.size());
       soup_message_set_request_body_from_bytes(message, "application/json", bytes);

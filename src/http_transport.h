@@ -52,6 +52,13 @@ class HttpResponse {
   std::optional<uint64_t> content_length() const;
   // Content-Range of a 206: first byte and total size (-1 when the total is "*").
   bool content_range(int64_t *first, int64_t *total) const;
+  // The size a 416 names ("Content-Range: bytes */N"), when it names one.
+  std::optional<uint64_t> unsatisfied_range_size() const;
+  // Content-Encoding, lower-case, when it is not "identity": the body is not the resource's bytes.
+  std::optional<std::string> content_encoding() const;
+  // Reads the rest of the body through a decompressor for the gzip, x-gzip and deflate encodings
+  // (a cut or damaged stream is a read error); false for any other encoding.
+  bool decode_content();
 
   // Up to `size` bytes of the body; 0 at its end. Throws TransportError.
   size_t read(uint8_t *buffer, size_t size);
@@ -72,7 +79,8 @@ class HttpTransport {
   HttpTransport(const HttpTransport &) = delete;
   HttpTransport &operator=(const HttpTransport &) = delete;
 
-  // Sends the request and follows up to kMaxRedirects redirects. Throws TransportError.
+  // Sends the request (http and https only: any other URL is Refused) and follows up to
+  // kMaxRedirects redirects. Throws TransportError.
   std::unique_ptr<HttpResponse> send(const HttpRequest &request);
 
   static constexpr int kMaxRedirects = 5;
@@ -89,5 +97,7 @@ class HttpTransport {
 
 // Whether two absolute URLs share scheme, host and port (default ports filled in).
 bool same_origin(const std::string &a, const std::string &b);
+// Whether `url` is an absolute http or https URL: nothing else is ever fetched.
+bool is_http_url(const std::string &url);
 
 }  // namespace see2ai

@@ -14,6 +14,7 @@ enum class ErrorKind {
   Failed,         // 5xx after retries, terminal failed/expired/cancelled state
   OpenRead,       // could not connect / resolve / TLS
   Read,           // transport failure after connecting, cut body
+  NoSpace,        // the disk is full (or a file-size limit): the clip cannot be written
   Timeout,        // overall deadline
   BadMedia,       // the result is not a clip at all (e.g. an HTML page served with 200)
   Cancelled,      // the caller cancelled (state change): no error message

@@ -58,6 +58,14 @@ TaskOutput TaskPoller::follow(const std::string &task_id, const std::optional<Ta
           failure = std::string("unreadable status answer: ") + e.what();
           failure_status = status;
         }
+        // Another task's answer (a cache or proxy mixing answers up) says nothing about this
+        // one: its clip would be played and cached as this request's.
+        if (output && output->task_id != task_id) {
+          failure = "protocol error: the status answer for task " + task_id + " is about task " +
+                    output->task_id;
+          failure_status = status;
+          output.reset();
+        }
         if (output) {
           failures = 1;
           on_answer(*output);

@@ -26,9 +26,10 @@ class TaskPoller {
   void set_expected_end(const EndWindow &window, RunControl::Clock::time_point submitted_at);
 
   // Polls `task_id` until its state is terminal and returns that answer. `first` (a submit's
-  // answer) is handed on first and the first poll waits one interval. Every parsed answer goes to
-  // `on_answer`. A 404 throws TaskUnknown when `unknown_is_expected`, else a ServiceError. Throws
-  // ServiceError, TransportError or RunStopped.
+  // answer) is handed on first and the first poll waits one interval. Every parsed answer about
+  // `task_id` goes to `on_answer`; one about another task is a protocol error, retried like an
+  // unreadable answer. A 404 throws TaskUnknown when `unknown_is_expected`, else a ServiceError.
+  // Throws ServiceError, TransportError or RunStopped.
   TaskOutput follow(const std::string &task_id, const std::optional<TaskOutput> &first,
                     bool unknown_is_expected,
                     const std::function<void(const TaskOutput &)> &on_answer);

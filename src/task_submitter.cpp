@@ -35,6 +35,7 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
   HttpTransport &sender = request.sync ? *sync_transport : transport;
   RetryPolicy policy(config_.retries);
 
+  may_have_arrived_ = false;
   for (int failures = 1;; ++failures) {
     control_.throw_if_stopped();
     std::optional<std::chrono::milliseconds> retry_after;
@@ -42,10 +43,13 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
     std::string failure_detail;
     ErrorKind failure_kind = ErrorKind::Failed;
     try {
+      may_have_arrived_ = true;
       std::unique_ptr<HttpResponse> response = sender.send(post);
       int status = response->status();
       bool too_large = false;
       std::string body = response->read_body(kMaxAnswerBytes, &too_large);
+      // A refusal creates no task; a 5xx may come from a gateway whose service took it on.
+      if (status >= 400 && status < 500) may_have_arrived_ = false;
       if (status == 429) {
         failure_detail = error_body_message(body);
         failure = with_detail(describe_status(429), failure_detail);
@@ -72,6 +76,9 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
           failed_task = output.task_id;
           failed_state = output.state_text;
           if (output.error_message) detail = *output.error_message;
+          // The service's own word that its task ended without a result: nothing is charged.
+          if (is_terminal(output.state) && output.state != TaskState::Succeeded)
+            may_have_arrived_ = false;
         } catch (const std::exception &) {
           // Not an output object: the detail from error_body_message stands.
         }
@@ -84,6 +91,8 @@ Submission TaskSubmitter::submit(const GenerationRequest &request, HttpTransport
                            std::string("the submit failed after reaching the service (") +
                                e.what() +
                                "); it is not sent again because the service may have received it");
+      // Never connected, TLS refused, or not sent by policy: the service never saw it.
+      if (e.failure != TransportFailure::Stopped) may_have_arrived_ = false;
       if (e.failure != TransportFailure::NotConnected) throw;
       failure = "could not reach " + config_.api_url + ": " + e.what();
       failure_kind = ErrorKind::OpenRead;

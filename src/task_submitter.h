@@ -27,9 +27,15 @@ class TaskSubmitter {
   // or RunStopped.
   Submission submit(const GenerationRequest &request, HttpTransport &transport);
 
+  // After submit() threw: whether a POST may have reached the service and been taken on (it was
+  // sent and no answer proved otherwise), so it may be charged. False when every attempt provably
+  // never arrived or was refused (a 4xx, a task that failed, a connection never made).
+  bool may_have_arrived() const { return may_have_arrived_; }
+
  private:
   const ClientConfig &config_;
   RunControl &control_;
+  bool may_have_arrived_ = false;
 };
 
 }  // namespace see2ai

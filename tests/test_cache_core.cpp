@@ -251,11 +251,9 @@ void write_bytes(const std::string &path, size_t bytes) {
 }
 
 // A finished entry with one clip of `bytes` bytes (not a playable MP4: pruning does not look).
-void add_entry(const std::string &dir, const std::string &key, const std::string &task_id,
-               size_t bytes) {
+// The entry of the clip at its path now (its size is recorded), and the request's record.
+void store_entry(const std::string &dir, const std::string &key, const std::string &task_id) {
   ClipCache cache(dir, key);
-  cache.prepare();
-  write_bytes(cache.clip_path(0), bytes);
   TaskOutput output;
   output.task_id = task_id;
   output.state_text = "succeeded";
@@ -270,6 +268,13 @@ void add_entry(const std::string &dir, const std::string &key, const std::string
   record.duration = 4;
   record.submitted_at_us = g_get_real_time();
   see2ai::write_request_record(dir, key, record);
+}
+
+void add_entry(const std::string &dir, const std::string &key, const std::string &task_id,
+               size_t bytes) {
+  ClipCache(dir, key).prepare();
+  write_bytes(ClipCache(dir, key).clip_path(0), bytes);
+  store_entry(dir, key, task_id);
 }
 
 void set_mtime(const std::string &path, int64_t seconds_ago) {
@@ -422,8 +427,9 @@ TEST(CacheVerify, DamagedClipsAreDroppedAndTheirTasksPendingAgain) {
   spec.duration_s = 1.0;
   spec.seed_text = "verify";
   for (int n : {1, 2, 3}) {
-    add_entry(dir, key_for(n), "task-" + std::to_string(n), 1);
+    ClipCache(dir, key_for(n)).prepare();
     see2ai::dev::render_clip(spec, ClipCache(dir, key_for(n)).clip_path(0));
+    store_entry(dir, key_for(n), "task-" + std::to_string(n));
   }
   // Clip 2 loses its second half; clip 3 is played by an element.
   std::string cut = ClipCache(dir, key_for(2)).clip_path(0);
@@ -440,7 +446,7 @@ TEST(CacheVerify, DamagedClipsAreDroppedAndTheirTasksPendingAgain) {
   for (const auto &o : outcomes) by_task.emplace(o.clip.output->task_id, o);
   EXPECT_EQ(by_task.at("task-1").status, VerifyStatus::Good);
   EXPECT_EQ(by_task.at("task-2").status, VerifyStatus::Dropped);
-  EXPECT_NE(by_task.at("task-2").problem.find("truncated"), std::string::npos)
+  EXPECT_NE(by_task.at("task-2").problem.find("bytes instead of"), std::string::npos)
       << by_task.at("task-2").problem;
   EXPECT_EQ(by_task.at("task-3").status, VerifyStatus::InUse);
 

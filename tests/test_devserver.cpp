@@ -953,6 +953,232 @@ TEST_F(DevServerTest, FaultStallAfterHeadersSendsNoBody) {
   EXPECT_TRUE(log_has(server, "stall_after_headers"));
 }
 
+// The bytes of one answer as they came over the wire, framing and all: `request` is sent on a
+// fresh connection and the answer read until the server closes it or `limit` bytes are in.
+std::string raw_exchange(const std::string &base_url, const std::string &request,
+                         size_t limit = 64 * 1024 * 1024) {
+  GUri *uri = g_uri_parse(base_url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  EXPECT_NE(uri, nullptr);
+  if (!uri) return {};
+  const int port = g_uri_get_port(uri);
+  g_uri_unref(uri);
+  GSocketClient *client = g_socket_client_new();
+  g_socket_client_set_timeout(client, 30);
+  GError *error = nullptr;
+  GSocketConnection *connection = g_socket_client_connect_to_host(
+      client, "127.0.0.1", static_cast<guint16>(port), nullptr, &error);
+  g_object_unref(client);
+  if (!connection) {
+    ADD_FAILURE() << error->message;
+    g_error_free(error);
+    return {};
+  }
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
+  EXPECT_TRUE(
+      g_output_stream_write_all(out, request.data(), request.size(), nullptr, nullptr, nullptr));
+  GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(connection));
+  std::string answer;
+  char buffer[64 * 1024];
+  while (answer.size() < limit) {
+    gssize got = g_input_stream_read(in, buffer, std::min(sizeof buffer, limit - answer.size()),
+                                     nullptr, nullptr);
+    if (got <= 0) break;
+    answer.append(buffer, static_cast<size_t>(got));
+  }
+  g_io_stream_close(G_IO_STREAM(connection), nullptr, nullptr);
+  g_object_unref(connection);
+  return answer;
+}
+
+std::string get_request(const std::string &path, const std::string &extra_headers = {}) {
+  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra_headers +
+         "\r\n";
+}
+
+// An answer split at the end of its head; the head's names lower-cased.
+struct RawAnswer {
+  std::string head;
+  std::string body;
+};
+
+RawAnswer split_answer(const std::string &raw) {
+  RawAnswer answer;
+  size_t end = raw.find("\r\n\r\n");
+  EXPECT_NE(end, std::string::npos) << raw.substr(0, 200);
+  if (end == std::string::npos) return answer;
+  gchar *head = g_ascii_strdown(raw.substr(0, end).c_str(), -1);
+  answer.head = head;
+  g_free(head);
+  answer.body = raw.substr(end + 4);
+  return answer;
+}
+
+// The data of a chunked body; *ended tells whether the last (empty) chunk came.
+std::string dechunk(const std::string &body, bool *ended) {
+  std::string data;
+  *ended = false;
+  size_t at = 0;
+  while (at < body.size()) {
+    size_t line_end = body.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    size_t size = std::stoul(body.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) {
+      *ended = body.compare(line_end, 4, "\r\n\r\n") == 0;
+      break;
+    }
+    data += body.substr(line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return data;
+}
+
+std::string gunzip(const std::string &bytes) {
+  GZlibDecompressor *decompressor = g_zlib_decompressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP);
+  std::string data;
+  char buffer[64 * 1024];
+  size_t consumed = 0;
+  for (;;) {
+    gsize read = 0, written = 0;
+    GConverterResult result = g_converter_convert(
+        G_CONVERTER(decompressor), bytes.data() + consumed, bytes.size() - consumed, buffer,
+        sizeof buffer, G_CONVERTER_INPUT_AT_END, &read, &written, nullptr);
+    consumed += read;
+    data.append(buffer, written);
+    if (result == G_CONVERTER_FINISHED || result == G_CONVERTER_ERROR) break;
+  }
+  g_object_unref(decompressor);
+  return data;
+}
+
+TEST_F(DevServerTest, FaultChunkedAndNoLengthBodiesEndWhereTheRuleSays) {
+  DevServerArgs args;
+  args.latency_ms = 100;
+  DevServerProcess server(args);
+  TaskOutput output =
+      render(server.url(), R"({"prompt":"framing","duration":4,"resolution":"480p"})");
+  const std::string path = "/files/" + file_name_of(output.result_urls.at(0));
+  const std::string bytes = read_file(server.output_dir() + path.substr(6));
+  ASSERT_GT(bytes.size(), 30000u);
+
+  server.add_faults(R"([{"match":"download","chunked":true}])");
+  RawAnswer whole = split_answer(raw_exchange(server.url(), get_request(path)));
+  EXPECT_NE(whole.head.find("transfer-encoding: chunked"), std::string::npos) << whole.head;
+  EXPECT_EQ(whole.head.find("content-length"), std::string::npos) << whole.head;
+  bool ended = false;
+  EXPECT_EQ(dechunk(whole.body, &ended), bytes);
+  EXPECT_TRUE(ended);
+
+  // Cut: whole chunks up to the cut, then the connection closes without the last, empty chunk.
+  server.add_faults(R"([{"match":"download","chunked":true,"cut_at":20000}])");
+  RawAnswer cut = split_answer(raw_exchange(server.url(), get_request(path)));
+  EXPECT_EQ(dechunk(cut.body, &ended), bytes.substr(0, 20000));
+  EXPECT_FALSE(ended);
+
+  server.add_faults(R"([{"match":"download","no_length":true,"cut_at":20000}])");
+  RawAnswer short_one = split_answer(raw_exchange(server.url(), get_request(path)));
+  EXPECT_EQ(short_one.head.find("content-length"), std::string::npos) << short_one.head;
+  EXPECT_EQ(short_one.head.find("transfer-encoding"), std::string::npos) << short_one.head;
+  EXPECT_NE(short_one.head.find("connection: close"), std::string::npos) << short_one.head;
+  EXPECT_EQ(short_one.body, bytes.substr(0, 20000));
+
+  server.add_faults(R"([{"match":"download","no_length":true}])");
+  EXPECT_EQ(split_answer(raw_exchange(server.url(), get_request(path))).body, bytes);
+  EXPECT_TRUE(wait_until([&] { return log_has(server, "\"bytes_sent\":20000"); }));
+}
+
+TEST_F(DevServerTest, FaultEndlessBodyFollowsTheFileWithFillerUntilTheClientGoes) {
+  DevServerArgs args;
+  args.latency_ms = 100;
+  DevServerProcess server(args);
+  TaskOutput output =
+      render(server.url(), R"({"prompt":"endless","duration":4,"resolution":"480p"})");
+  const std::string path = "/files/" + file_name_of(output.result_urls.at(0));
+  const std::string bytes = read_file(server.output_dir() + path.substr(6));
+  const size_t limit = bytes.size() + 4 * 1024 * 1024;
+  server.add_faults(R"([{"match":"download","endless":true}])");
+  std::string raw = raw_exchange(server.url(), get_request(path), limit);
+  EXPECT_EQ(raw.size(), limit);  // it never ends by itself
+  RawAnswer endless = split_answer(raw);
+  EXPECT_EQ(endless.head.find("content-length"), std::string::npos) << endless.head;
+  EXPECT_EQ(endless.body.substr(0, bytes.size()), bytes);
+  // The writer stops once the client is gone, and the log says how much went out.
+  EXPECT_TRUE(wait_until([&] { return log_has(server, "endless"); }));
+}
+
+TEST_F(DevServerTest, FaultGzipAndIgnoreRangeChangeHowTheFileComes) {
+  DevServerArgs args;
+  args.latency_ms = 100;
+  DevServerProcess server(args);
+  TaskOutput output = render(server.url(), R"({"prompt":"gzip","duration":4,"resolution":"480p"})");
+  const std::string path = "/files/" + file_name_of(output.result_urls.at(0));
+  const std::string bytes = read_file(server.output_dir() + path.substr(6));
+
+  // Compressed although the client asked for the bytes as they are.
+  server.add_faults(R"([{"match":"download","gzip":true}])");
+  RawAnswer gzipped =
+      split_answer(raw_exchange(server.url(), get_request(path, "Accept-Encoding: identity\r\n")));
+  EXPECT_NE(gzipped.head.find("content-encoding: gzip"), std::string::npos) << gzipped.head;
+  EXPECT_NE(gzipped.body, bytes);
+  EXPECT_EQ(gunzip(gzipped.body), bytes);
+
+  server.add_faults(R"([{"match":"download","ignore_range":true}])");
+  Reply whole = get(output.result_urls.at(0), "", {{"Range", "bytes=1000-"}});
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, bytes);
+  // The log still shows what was asked.
+  EXPECT_TRUE(wait_until([&] { return log_has(server, "\"range\":\"bytes=1000-\""); }));
+}
+
+TEST_F(DevServerTest, FaultStatusOfAnswersAboutAnotherTask) {
+  DevServerProcess server;
+  Reply first = submit(server.url(), R"({"prompt":"one","sync":false})");
+  Reply second = submit(server.url(), R"({"prompt":"two","sync":false})");
+  ASSERT_EQ(first.status, 200);
+  ASSERT_EQ(second.status, 200);
+  const std::string one = string_member(first.body, "task_id");
+  const std::string two = string_member(second.body, "task_id");
+  server.add_faults(R"([{"match":"status","status_of":")" + two +
+                    R"("},{"match":"status","status_of":"task-nobody-has"}])");
+  EXPECT_EQ(string_member(status_of(server.url(), one).body, "task_id"), two);
+  Reply made_up = status_of(server.url(), one);
+  EXPECT_EQ(made_up.status, 200);
+  EXPECT_EQ(string_member(made_up.body, "task_id"), "task-nobody-has");
+  EXPECT_FALSE(string_member(made_up.body, "state").empty());
+  EXPECT_EQ(string_member(status_of(server.url(), one).body, "task_id"), one);  // rules used up
+}
+
+TEST_F(DevServerTest, FaultHoldMsCreatesTheTaskThenAnswersThatMuchLater) {
+  DevServerProcess server;
+  server.add_faults(R"([{"match":"submit","hold_ms":1500}])");
+  Reply reply = submit(server.url(), R"({"prompt":"held","sync":false})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const std::string task = string_member(reply.body, "task_id");
+  int64_t created_ms = -1, answered_ms = -1;
+  for (const auto &line : server.request_log()) {
+    with_object(line, [&](JsonObject *o) {
+      const char *event = json_object_get_string_member_with_default(o, "event", "");
+      const char *method = json_object_get_string_member_with_default(o, "method", "");
+      const char *id = json_object_get_string_member_with_default(o, "task_id", "");
+      if (g_str_equal(event, "submit") && task == id)
+        created_ms = json_object_get_int_member(o, "t_ms");
+      if (g_str_equal(method, "POST")) answered_ms = json_object_get_int_member(o, "t_ms");
+    });
+  }
+  ASSERT_GE(created_ms, 0);
+  ASSERT_GE(answered_ms, 0);
+  // The task existed (and was being paid for) a whole hold before its answer left.
+  EXPECT_GE(answered_ms - created_ms, 1500);
+
+  std::string body;
+  for (const char *bad :
+       {R"([{"match":"status","ignore_range":true}])", R"([{"match":"download","status_of":"x"}])",
+        R"([{"match":"download","chunked":true,"no_length":true}])",
+        R"([{"match":"submit","hold_ms":-1}])"}) {
+    EXPECT_EQ(server.post_json("/_dev/faults", bad, "", &body), 400) << bad;
+    EXPECT_NE(body.find("fault rule"), std::string::npos) << body;
+  }
+}
+
 TEST_F(DevServerTest, FaultRulesValidatedAndPreloadedFromTheCommandLine) {
   std::string dir = test::make_temp_dir("faults");
   std::string rules = dir + "/rules.json";

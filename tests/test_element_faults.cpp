@@ -1,12 +1,15 @@
 // see2aivideosrc against every dev server fault: real pipelines, real HTTP on loopback, and the
 // server's request log as the witness of retries, delays, resumes and where the key was sent.
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -1418,6 +1421,239 @@ TEST(FaultTwinRuns, SameRequestInTwoProcessesAtOnceIsPaidOnce) {
     if (gst_structure_has_name(s, "see2ai-result"))
       gst_structure_get_boolean(s, "from-cache", &from_cache);
   EXPECT_TRUE(from_cache);
+}
+
+// ---- whole clips only, nothing paid twice ----
+
+// Tasks the dev server made from submits (each is billed when it succeeds).
+size_t count_submit_events(DevServerProcess &server) {
+  return only(read_log(server), [](const LogEntry &e) { return e.event == "submit"; }).size();
+}
+
+void clear_faults(DevServerProcess &server) {
+  SoupSession *session = soup_session_new();
+  SoupMessage *message = soup_message_new("DELETE", (server.url() + "/_dev/faults").c_str());
+  GBytes *bytes = soup_session_send_and_read(session, message, nullptr, nullptr);
+  EXPECT_EQ(soup_message_get_status(message), 200u);
+  if (bytes) g_bytes_unref(bytes);
+  g_object_unref(message);
+  g_object_unref(session);
+}
+
+// The clip files (whole or not) a cache directory holds.
+std::vector<std::string> cached_clips(const std::string &cache) {
+  std::vector<std::string> names;
+  GDir *dir = g_dir_open((cache + "/clips").c_str(), 0, nullptr);
+  if (!dir) return names;
+  while (const char *name = g_dir_read_name(dir))
+    if (g_str_has_suffix(name, ".mp4")) names.emplace_back(name);
+  g_dir_close(dir);
+  return names;
+}
+
+std::string cached_source(const DevServerProcess &server, const std::string &cache,
+                          const std::string &extra) {
+  return "see2aivideosrc api-url=" + server.url() + " api-key=" + kKey + " cache-dir=" + cache +
+         " cache-mode=reuse poll-interval=100 duration=4 resolution=480p generate-audio=false " +
+         extra;
+}
+
+bool from_cache(const see2ai::test::BusRecord &bus) {
+  gboolean cached = FALSE;
+  for (auto *s : bus.element_messages)
+    if (gst_structure_has_name(s, "see2ai-result"))
+      gst_structure_get_boolean(s, "from-cache", &cached);
+  return cached;
+}
+
+TEST_F(FaultTest, CutDownloadIsNeverCachedAndTheNextRunPlaysTheWholeClipWithOnePost_n) {
+  std::string cache = see2ai::test::make_temp_dir("cut-cache");
+  // Chunks end inside the clip's index, then the connection closes without the last chunk.
+  server.add_faults(R"([{"match":"download","chunked":true,"cut_at":1000,"times":-1}])");
+  const std::string request = "prompt=\"cut, then whole\" ! appsink name=sink";
+  {
+    ScannedRun first(cached_source(server, cache, "retries=0 " + request));
+    first.run.play_to_end(60);
+    expect_one_error(first, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ);
+  }
+  EXPECT_TRUE(cached_clips(cache).empty());
+  clear_faults(server);
+  {
+    ScannedRun second(cached_source(server, cache, request));
+    second.run.play_to_end(60);
+    expect_whole_clip(second);
+    EXPECT_FALSE(from_cache(second.run.bus));
+  }
+  ScannedRun third(cached_source(server, cache, request));
+  third.run.play_to_end(60);
+  expect_whole_clip(third);
+  EXPECT_TRUE(from_cache(third.run.bus));
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+TEST_F(FaultTest, DamagedCachedClipIsFetchedAgainWithOnePost) {
+  std::string cache = see2ai::test::make_temp_dir("damaged-cache");
+  const std::string request = "prompt=\"damaged on disk\" ! appsink name=sink";
+  {
+    ScannedRun first(cached_source(server, cache, request));
+    first.run.play_to_end(60);
+    expect_whole_clip(first);
+  }
+  std::vector<std::string> clips = cached_clips(cache);
+  ASSERT_EQ(clips.size(), 1u);
+  const std::string clip = cache + "/clips/" + clips[0];
+  GStatBuf st;
+  ASSERT_EQ(g_stat(clip.c_str(), &st), 0);
+  ASSERT_EQ(truncate(clip.c_str(), st.st_size / 2), 0);
+
+  ScannedRun second(cached_source(server, cache, request));
+  second.run.play_to_end(60);
+  expect_whole_clip(second);
+  EXPECT_FALSE(from_cache(second.run.bus));
+  const auto &warnings = second.run.bus.warning_texts;
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string &w) {
+    return w.find("fetched again from task") != std::string::npos;
+  }));
+  EXPECT_EQ(count_submits(server), 1u);
+}
+
+struct KilledSubmit {
+  const char *name;
+  bool sync;
+  int latency_ms;
+  const char *faults;  // holding the submit's answer back
+};
+
+class KilledSubmitTest : public ::testing::TestWithParam<KilledSubmit> {
+ protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+};
+
+TEST_P(KilledSubmitTest, RerunPaysNothingAndSaysWhy_n) {
+  DevServerArgs args;
+  args.latency_ms = GetParam().latency_ms;
+  DevServerProcess server(args);
+  if (*GetParam().faults) server.add_faults(GetParam().faults);
+  std::string cache = see2ai::test::make_temp_dir("killed-submit-cache");
+  std::vector<std::string> properties = {
+      "api-url=" + server.url(),
+      "cache-dir=" + cache,
+      "cache-mode=reuse",
+      std::string("sync=") + (GetParam().sync ? "true" : "false"),
+      "poll-interval=100",
+      "duration=4",
+      "resolution=480p",
+      "generate-audio=false",
+      std::string("prompt=killed-while-submitting-") + GetParam().name};
+  GPid pid = spawn_gst_launch(properties);
+  ASSERT_GT(pid, 0);
+  // Killed once the service has the request (and made its task), its answer not yet out.
+  bool submitted = wait_for_log(
+      server,
+      [](const std::vector<LogEntry> &log) {
+        return std::any_of(log.begin(), log.end(),
+                           [](const LogEntry &e) { return e.event == "submit"; });
+      },
+      60);
+  const bool answered =
+      !only(read_log(server), [](const LogEntry &e) { return e.is_submit(); }).empty();
+  kill(pid, SIGKILL);
+  int wait_status = 0;
+  waitpid(pid, &wait_status, 0);
+  g_spawn_close_pid(pid);
+  ASSERT_TRUE(submitted) << "the first run never submitted";
+  ASSERT_FALSE(answered) << "the submit was answered before the kill: nothing was tested";
+  ASSERT_TRUE(WIFSIGNALED(wait_status));
+
+  std::string description = "see2aivideosrc api-key=" + std::string(kKey);
+  for (const auto &p : properties) description += " " + p;
+  ScannedRun second(description + " ! appsink name=sink");
+  second.run.play_to_end(60);
+  expect_one_error(second, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED);
+  const std::string &text = second.run.bus.error_text;
+  EXPECT_NE(text.find("may already have been charged"), std::string::npos) << text;
+  EXPECT_NE(text.find("cache-mode=refresh"), std::string::npos) << text;
+  EXPECT_EQ(count_submit_events(server), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Submits, KilledSubmitTest,
+                         ::testing::Values(
+                             // An async submit whose answer a slow gateway holds back.
+                             KilledSubmit{"held", false, 300,
+                                          R"([{"match":"submit","hold_ms":60000}])"},
+                             // A sync submit: held by the service until the clip is made.
+                             KilledSubmit{"sync", true, 30000, ""}),
+                         [](const ::testing::TestParamInfo<KilledSubmit> &info) {
+                           return std::string(info.param.name);
+                         });
+
+// The child half of the full disk test runs in this test binary, started by the parent half with
+// its files limited to a few KiB (RLIMIT_FSIZE, inherited through exec), so it needs no root.
+constexpr const char *kFullDiskUrl = "SEE2AI_TEST_FULL_DISK_URL";
+constexpr const char *kFullDiskCache = "SEE2AI_TEST_FULL_DISK_CACHE";
+constexpr rlim_t kFullDiskBytes = 16 * 1024;
+
+void limit_file_size(gpointer) {
+  struct rlimit limit {};
+  getrlimit(RLIMIT_FSIZE, &limit);
+  limit.rlim_cur = kFullDiskBytes;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  // A write past the limit fails with EFBIG instead of killing the process.
+  signal(SIGXFSZ, SIG_IGN);
+}
+
+TEST(FaultFullDisk, IsNoSpaceLeftAndLeavesNoPartialClip_n) {
+  gst_init(nullptr, nullptr);
+  const std::string request = "prompt=\"no room for it\" ! appsink name=sink";
+  if (const char *url = g_getenv(kFullDiskUrl)) {
+    ScannedRun child("see2aivideosrc api-url=" + std::string(url) + " api-key=" + kKey +
+                     " cache-dir=" + g_getenv(kFullDiskCache) +
+                     " cache-mode=reuse poll-interval=100 duration=4 resolution=480p "
+                     "generate-audio=false " +
+                     request);
+    child.run.play_to_end(60);
+    // The disk fills up mid-clip: what was decoded before may have gone out.
+    const auto &bus = child.run.bus;
+    EXPECT_FALSE(bus.timed_out);
+    EXPECT_EQ(bus.errors, 1) << bus.error_text;
+    EXPECT_EQ(bus.error_domain, GST_RESOURCE_ERROR) << bus.error_text;
+    EXPECT_EQ(bus.error_code, GST_RESOURCE_ERROR_NO_SPACE_LEFT) << bus.error_text;
+    EXPECT_NE(bus.error_text.find("no space left"), std::string::npos) << bus.error_text;
+    EXPECT_FALSE(details_field(bus, "task-id").empty());
+    EXPECT_EQ(child.errors_until_null(), 1);
+    child.expect_no_key();
+    return;
+  }
+  DevServerProcess server;
+  std::string cache = see2ai::test::make_temp_dir("full-disk-cache");
+  gchar **env = g_get_environ();
+  env = g_environ_setenv(env, kFullDiskUrl, server.url().c_str(), TRUE);
+  env = g_environ_setenv(env, kFullDiskCache, cache.c_str(), TRUE);
+  gchar *self = g_file_read_link("/proc/self/exe", nullptr);
+  ASSERT_NE(self, nullptr);
+  std::vector<std::string> argv = {
+      self, "--gtest_filter=FaultFullDisk.IsNoSpaceLeftAndLeavesNoPartialClip_n"};
+  g_free(self);
+  std::vector<gchar *> cargv;
+  for (auto &a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  gchar *out = nullptr;
+  gint status = -1;
+  GError *error = nullptr;
+  ASSERT_TRUE(g_spawn_sync(nullptr, cargv.data(), env, G_SPAWN_STDERR_TO_DEV_NULL, limit_file_size,
+                           nullptr, &out, nullptr, &status, &error))
+      << error->message;
+  g_strfreev(env);
+  std::string output = out ? out : "";
+  g_free(out);
+  EXPECT_TRUE(g_spawn_check_wait_status(status, nullptr)) << output;
+  EXPECT_NE(output.find("[  PASSED  ] 1 test"), std::string::npos) << output;
+  // The partial clip is gone; the task is kept, so room on the disk is all the next run needs.
+  EXPECT_TRUE(cached_clips(cache).empty());
+  ScannedRun again(cached_source(server, cache, request));
+  again.run.play_to_end(60);
+  expect_whole_clip(again);
+  EXPECT_EQ(count_submits(server), 1u);
 }
 
 TEST_F(FaultTest, PicturesOfAnotherSizeThanTheContainerSaysGetTheirOwnCaps) {

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "clip_cache.h"
+#include "clip_renderer.h"
 #include "devserver_process.h"
 #include "generation_job.h"
 #include "growing_file.h"
@@ -119,6 +122,19 @@ std::string read_whole(const std::string &path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+// A real MP4 (one second, small, no sound), made now: what a result host sends.
+std::string small_clip(const std::string &seed) {
+  see2ai::dev::RenderSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.duration_s = 1;
+  spec.audio = see2ai::dev::AudioTrack::None;
+  spec.seed_text = seed;
+  std::string path = make_temp_dir("small-clip") + "/clip.mp4";
+  see2ai::dev::render_clip(spec, path);
+  return read_whole(path);
 }
 
 std::string path_of(const std::string &url) {
@@ -974,7 +990,7 @@ TEST_F(GenerationJobTest, CutDownloadIsResumedWithRangeToAnIdenticalFile) {
 
 TEST_F(GenerationJobTest, ResultHostBehindARedirectNeverSeesTheKey) {
   SeenRequests seen;
-  const std::string clip(50000, 'v');
+  const std::string clip = small_clip("elsewhere");
   LoopbackServer result_host([&](SoupServerMessage *message) {
     seen.record(message);
     soup_server_message_set_response(message, "video/mp4", SOUP_MEMORY_COPY, clip.data(),
@@ -1197,6 +1213,488 @@ TEST_F(GenerationJobTest, WithoutACacheTheClipIsATemporaryFileGoneWithItsLastRef
   EXPECT_FALSE(g_file_test(path.c_str(), G_FILE_TEST_EXISTS));
 }
 
+// ---- only whole clips are kept, nothing is paid twice ----
+
+// The clip files in a cache directory (partial or whole).
+std::vector<std::string> clip_files(const std::string &dir) {
+  std::vector<std::string> names;
+  GDir *clips = g_dir_open((dir + "/clips").c_str(), 0, nullptr);
+  if (!clips) return names;
+  while (const char *name = g_dir_read_name(clips))
+    if (g_str_has_suffix(name, ".mp4")) names.emplace_back(name);
+  g_dir_close(clips);
+  return names;
+}
+
+std::string entry_file(const std::string &dir, const GenerationRequest &request,
+                       const std::string &api_url) {
+  return dir + "/clips/" + see2ai::cache_key(request, api_url) + ".json";
+}
+
+// Tasks the dev server created (each one is billed when it succeeds).
+int count_submit_events(DevServerProcess &server) {
+  int count = 0;
+  for (const LogLine &line : read_log(server)) count += line.event == "submit";
+  return count;
+}
+
+bool mentions(const std::string &text, const std::string &what) {
+  return text.find(what) != std::string::npos;
+}
+
+struct CutCase {
+  const char *name;
+  const char *forever;  // a rule that cuts every answer
+  const char *once;     // the same cut, once
+  const char *resumed;  // the Range of the attempt after the cut; empty: from the start
+};
+
+class CutDownloadTest : public GenerationJobTest, public ::testing::WithParamInterface<CutCase> {};
+
+TEST_P(CutDownloadTest, IsNeverCachedAndTheNextRunFetchesTheWholeClipWithoutPaying) {
+  std::string dir = make_temp_dir("job-cut");
+  GenerationRequest cut = request(std::string("cut and never cached: ") + GetParam().name);
+  int submits_before = count_submit_events(*server_);
+  server_->add_faults(GetParam().forever);
+  ClientConfig no_retries = config();
+  no_retries.retries = 0;
+  {
+    RecordingEvents events;
+    GenerationJob job(no_retries, cut, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    ServiceError error = run_expecting_error(job);
+    EXPECT_EQ(error.kind, ErrorKind::Read) << error.what();
+  }
+  // Nothing of the cut clip stays, but the task does: the next run takes it up.
+  EXPECT_TRUE(clip_files(dir).empty());
+  EXPECT_FALSE(g_file_test(entry_file(dir, cut, server_->url()).c_str(), G_FILE_TEST_EXISTS));
+  EXPECT_FALSE(journal_is_empty(dir));
+
+  ClearFaults();
+  RecordingEvents events;
+  GenerationJob again(config(), cut, events);
+  again.set_cache(dir, CacheMode::Reuse);
+  JobResult result = again.run();
+  EXPECT_FALSE(result.from_cache);
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+  EXPECT_EQ(events.submits, 0);
+
+  RecordingEvents third_events;
+  GenerationJob third(config(), cut, third_events);
+  third.set_cache(dir, CacheMode::Reuse);
+  JobResult reused = third.run();
+  EXPECT_TRUE(reused.from_cache);
+  ASSERT_EQ(reused.files.size(), 1u);
+  EXPECT_EQ(read_whole(reused.files[0]->path()), served_bytes(result.output.result_urls[0]));
+  EXPECT_EQ(count_submit_events(*server_), submits_before + 1);
+}
+
+TEST_P(CutDownloadTest, IsTakenUpAgainWithinTheRun) {
+  std::string dir = make_temp_dir("job-cut-once");
+  server_->add_faults(GetParam().once);
+  size_t log_before = read_log(*server_).size();
+  RecordingEvents events;
+  GenerationJob job(config(), request(std::string("cut once: ") + GetParam().name), events);
+  job.set_cache(dir, CacheMode::Reuse);
+  JobResult result = job.run();
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(result.output.result_urls[0]));
+  std::vector<LogLine> downloads;
+  for (const LogLine &line : log)
+    if (line.event.empty() && line.path.rfind("/files/", 0) == 0) downloads.push_back(line);
+  ASSERT_EQ(downloads.size(), 2u);
+  EXPECT_EQ(downloads[1].range, GetParam().resumed);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Framings, CutDownloadTest,
+    ::testing::Values(
+        // Chunks up to the cut, then the connection closes without the last, empty chunk.
+        CutCase{"chunked", R"([{"match":"download","chunked":true,"cut_at":20000,"times":-1}])",
+                R"([{"match":"download","chunked":true,"cut_at":20000}])", "bytes=20000-"},
+        // No length at all: the close is the end, and it comes early.
+        CutCase{"no_length", R"([{"match":"download","no_length":true,"cut_at":20000,"times":-1}])",
+                R"([{"match":"download","no_length":true,"cut_at":20000}])", "bytes=20000-"},
+        // Compressed: offsets in it are no file offsets, so it starts over.
+        CutCase{"gzip", R"([{"match":"download","gzip":true,"cut_at":5000,"times":-1}])",
+                R"([{"match":"download","gzip":true,"cut_at":5000}])", ""}),
+    [](const ::testing::TestParamInfo<CutCase> &info) { return std::string(info.param.name); });
+
+TEST_F(GenerationJobTest, GzipEncodedClipIsStoredAsTheClipItself) {
+  std::string dir = make_temp_dir("job-gzip");
+  server_->add_faults(R"([{"match":"download","gzip":true}])");
+  RecordingEvents events;
+  GenerationJob job(config(), request("gzip encoded"), events);
+  job.set_cache(dir, CacheMode::Reuse);
+  JobResult result = job.run();
+  ASSERT_EQ(result.files.size(), 1u);
+  const std::string served = served_bytes(result.output.result_urls[0]);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served);
+  RecordingEvents again_events;
+  GenerationJob again(config(), request("gzip encoded"), again_events);
+  again.set_cache(dir, CacheMode::Reuse);
+  JobResult reused = again.run();
+  EXPECT_TRUE(reused.from_cache);
+  EXPECT_EQ(read_whole(reused.files[0]->path()), served);
+}
+
+enum class Damage { Truncated, Garbage, Missing, NoUrls };
+
+class DamagedCacheTest : public GenerationJobTest, public ::testing::WithParamInterface<Damage> {
+ public:
+  static const char *name(Damage damage) {
+    switch (damage) {
+      case Damage::Truncated:
+        return "truncated";
+      case Damage::Garbage:
+        return "garbage";
+      case Damage::Missing:
+        return "missing";
+      case Damage::NoUrls:
+        return "no_urls";
+    }
+    return "";
+  }
+
+ protected:
+  // A cached clip of `wanted`, then damaged.
+  static JobResult cache_then_damage(const std::string &dir, const GenerationRequest &wanted,
+                                     Damage damage) {
+    RecordingEvents events;
+    GenerationJob job(config(), wanted, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    JobResult made = job.run();
+    const std::string clip = dir + "/clips/" + see2ai::cache_key(wanted, server_->url()) + "-0.mp4";
+    const std::string bytes = read_whole(clip);
+    EXPECT_GT(bytes.size(), 1000u);
+    switch (damage) {
+      case Damage::Truncated:
+        EXPECT_EQ(truncate(clip.c_str(), static_cast<off_t>(bytes.size() / 2)), 0);
+        break;
+      case Damage::Garbage:
+        EXPECT_TRUE(g_file_set_contents(clip.c_str(), std::string(bytes.size(), 'Z').c_str(),
+                                        static_cast<gssize>(bytes.size()), nullptr));
+        break;
+      case Damage::Missing:
+        EXPECT_EQ(g_remove(clip.c_str()), 0);
+        break;
+      case Damage::NoUrls: {
+        TaskOutput listed_nothing = made.output;
+        listed_nothing.result_urls.clear();
+        const std::string entry = see2ai::to_json(listed_nothing);
+        EXPECT_TRUE(g_file_set_contents(entry_file(dir, wanted, server_->url()).c_str(),
+                                        entry.c_str(), -1, nullptr));
+        break;
+      }
+    }
+    return made;
+  }
+};
+
+TEST_P(DamagedCacheTest, IsFetchedAgainFromItsTaskWithoutASubmit) {
+  std::string dir = make_temp_dir("job-damaged");
+  GenerationRequest wanted = request(std::string("damaged cache: ") + name(GetParam()));
+  JobResult made = cache_then_damage(dir, wanted, GetParam());
+  int submits_before = count_submit_events(*server_);
+
+  RecordingEvents events;
+  GenerationJob job(config(), wanted, events);
+  job.set_cache(dir, CacheMode::Reuse);
+  JobResult result = job.run();
+  EXPECT_FALSE(result.from_cache);
+  EXPECT_EQ(result.output.task_id, made.output.task_id);
+  ASSERT_EQ(result.files.size(), 1u);
+  EXPECT_EQ(read_whole(result.files[0]->path()), served_bytes(made.output.result_urls[0]));
+  EXPECT_EQ(events.submits, 0);
+  ASSERT_EQ(events.task_ids.size(), 1u);
+  EXPECT_EQ(events.task_ids[0], std::make_pair(made.output.task_id, true));
+  EXPECT_TRUE(std::any_of(events.warnings.begin(), events.warnings.end(), [&](const auto &w) {
+    return mentions(w, "fetched again from task " + made.output.task_id);
+  })) << (events.warnings.empty() ? "no warning" : events.warnings[0]);
+  EXPECT_EQ(count_submit_events(*server_), submits_before);
+
+  // Whole again: the next run plays it from the cache.
+  RecordingEvents third_events;
+  GenerationJob third(config(), wanted, third_events);
+  third.set_cache(dir, CacheMode::Reuse);
+  EXPECT_TRUE(third.run().from_cache);
+}
+
+INSTANTIATE_TEST_SUITE_P(Damages, DamagedCacheTest,
+                         ::testing::Values(Damage::Truncated, Damage::Garbage, Damage::Missing,
+                                           Damage::NoUrls),
+                         [](const ::testing::TestParamInfo<Damage> &info) {
+                           return std::string(DamagedCacheTest::name(info.param));
+                         });
+
+TEST_F(DamagedCacheTest, WhoseTaskOrResultIsGoneIsAClearErrorWithoutASubmit) {
+  struct Gone {
+    const char *rule;
+    int http_status;
+  };
+  const Gone gone[] = {
+      {R"([{"match":"download","status":404,"body":"gone","times":-1}])", 404},  // result URL
+      {R"([{"match":"status","state_text":"expired","times":-1}])", 200},        // the task
+      {R"([{"match":"status","status":404,"times":-1}])", 404},  // the service forgot it
+  };
+  for (const Gone &case_ : gone) {
+    ClearFaults();
+    std::string dir = make_temp_dir("job-damaged-gone");
+    GenerationRequest wanted = request(std::string("damaged cache, gone: ") + case_.rule);
+    cache_then_damage(dir, wanted, Damage::Truncated);
+    int submits_before = count_submit_events(*server_);
+    server_->add_faults(case_.rule);
+    for (int run = 0; run < 2; ++run) {  // the same answer every time: nothing is lost on the way
+      RecordingEvents events;
+      GenerationJob job(config(), wanted, events);
+      job.set_cache(dir, CacheMode::Reuse);
+      ServiceError error = run_expecting_error(job);
+      EXPECT_EQ(error.kind, ErrorKind::Failed) << case_.rule;
+      EXPECT_EQ(error.http_status, case_.http_status) << case_.rule;
+      EXPECT_TRUE(mentions(error.what(), "cannot be fetched again")) << error.what();
+      EXPECT_TRUE(mentions(error.what(), "cache-mode=refresh")) << error.what();
+      EXPECT_EQ(events.submits, 0);
+    }
+    EXPECT_EQ(count_submit_events(*server_), submits_before) << case_.rule;
+  }
+}
+
+// A run stopped (killed, or its state changed) while its submit was on its way.
+TEST_F(GenerationJobTest, SubmitWithoutAnAnswerStopsTheNextRunFromPayingAgain) {
+  std::string dir = make_temp_dir("job-held-submit");
+  GenerationRequest held = request("held submit");
+  int submits_before = count_submit_events(*server_);
+  server_->add_faults(R"([{"match":"submit","hold_ms":60000}])");
+  {
+    RecordingEvents events;
+    GenerationJob job(config(), held, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    std::thread canceller([&] {
+      events.wait_for([&] { return events.submits > 0; });
+      // The service has the request and made its task; its answer is held back.
+      for (int i = 0; i < 3000 && count_submit_events(*server_) == submits_before; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      job.cancel();
+    });
+    ServiceError error = run_expecting_error(job);
+    canceller.join();
+    EXPECT_EQ(error.kind, ErrorKind::Cancelled);
+    EXPECT_TRUE(events.task_ids.empty());
+  }
+  ASSERT_EQ(count_submit_events(*server_), submits_before + 1);
+  ClearFaults();
+  {
+    RecordingEvents events;
+    GenerationJob job(config(), held, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    ServiceError error = run_expecting_error(job);
+    EXPECT_EQ(error.kind, ErrorKind::Failed);
+    EXPECT_TRUE(mentions(error.what(), "may already have been charged")) << error.what();
+    EXPECT_TRUE(mentions(error.what(), "task-id")) << error.what();
+    EXPECT_TRUE(mentions(error.what(), "cache-mode=refresh")) << error.what();
+    EXPECT_EQ(events.submits, 0);
+  }
+  EXPECT_EQ(count_submit_events(*server_), submits_before + 1);
+  // Refresh is the user's consent to pay again.
+  RecordingEvents events;
+  GenerationJob job(config(), held, events);
+  job.set_cache(dir, CacheMode::Refresh);
+  EXPECT_EQ(job.run().output.state, TaskState::Succeeded);
+  EXPECT_EQ(events.submits, 1);
+  EXPECT_TRUE(std::any_of(events.warnings.begin(), events.warnings.end(), [](const auto &w) {
+    return mentions(w, "may already have been charged");
+  }));
+  EXPECT_EQ(count_submit_events(*server_), submits_before + 2);
+  EXPECT_TRUE(journal_is_empty(dir));
+}
+
+TEST_F(GenerationJobTest, SyncSubmitStoppedDuringTheGenerationStopsTheNextRunFromPayingAgain) {
+  DevServerArgs args;
+  args.keys = {std::string(kKey) + ":100000000"};
+  args.latency_ms = 20000;
+  DevServerProcess slow_server(args);
+  ClientConfig slow = config();
+  slow.api_url = slow_server.url();
+  GenerationRequest sync_request = request("sync submit stopped");
+  sync_request.sync = true;
+  std::string dir = make_temp_dir("job-sync-stopped");
+  {
+    RecordingEvents events;
+    GenerationJob job(slow, sync_request, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    std::thread canceller([&] {
+      events.wait_for([&] { return events.submits > 0; });
+      for (int i = 0; i < 3000 && count_submit_events(slow_server) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      job.cancel();
+    });
+    EXPECT_EQ(run_expecting_error(job).kind, ErrorKind::Cancelled);
+    canceller.join();
+  }
+  ASSERT_EQ(count_submit_events(slow_server), 1);
+  RecordingEvents events;
+  GenerationJob job(slow, sync_request, events);
+  job.set_cache(dir, CacheMode::Reuse);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_TRUE(mentions(error.what(), "may already have been charged")) << error.what();
+  EXPECT_EQ(count_submit_events(slow_server), 1);
+  EXPECT_EQ(events.submits, 0);
+}
+
+TEST_F(GenerationJobTest, SubmitRefusedByTheServiceLeavesNoRecordButA5xxDoes) {
+  std::string dir = make_temp_dir("job-refused-submit");
+  GenerationRequest refused = request("refused submit");
+  ClientConfig few = config();
+  few.retries = 1;
+  for (const char *rule :
+       {R"([{"match":"submit","status":400}])", R"([{"match":"submit","status":429,"times":-1}])",
+        R"([{"match":"submit","status":402}])"}) {
+    ClearFaults();
+    server_->add_faults(rule);
+    RecordingEvents events;
+    GenerationJob job(few, refused, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    run_expecting_error(job);
+    EXPECT_TRUE(journal_is_empty(dir)) << rule;
+  }
+  // A gateway's 5xx may hide a task the service took on: the record stays.
+  ClearFaults();
+  server_->add_faults(R"([{"match":"submit","status":502}])");
+  {
+    RecordingEvents events;
+    GenerationJob job(few, refused, events);
+    job.set_cache(dir, CacheMode::Reuse);
+    EXPECT_EQ(run_expecting_error(job).http_status, 502);
+  }
+  EXPECT_FALSE(journal_is_empty(dir));
+  RecordingEvents events;
+  GenerationJob job(few, refused, events);
+  job.set_cache(dir, CacheMode::Reuse);
+  EXPECT_TRUE(mentions(run_expecting_error(job).what(), "may already have been charged"));
+}
+
+TEST_F(GenerationJobTest, HostIgnoringRangeWithShortBodiesRunsOutOfRetries) {
+  std::string dir = make_temp_dir("job-ignores-range");
+  server_->add_faults(R"([{"match":"download","ignore_range":true,"cut_at":20000,"times":-1}])");
+  ClientConfig two = config();
+  two.retries = 2;
+  // Without a bound on the retries only the timeout (60 s here) would end it.
+  size_t log_before = read_log(*server_).size();
+  RecordingEvents events;
+  GenerationJob job(two, request("range ignored"), events);
+  job.set_cache(dir, CacheMode::Reuse);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Read) << error.what();
+  EXPECT_TRUE(mentions(error.what(), "2 retries")) << error.what();
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  std::vector<LogLine> downloads;
+  for (const LogLine &line : log)
+    if (line.event.empty() && line.path.rfind("/files/", 0) == 0) downloads.push_back(line);
+  // The first attempt, then the two retries that got no further: each asked for the rest and got
+  // the same first bytes again.
+  ASSERT_EQ(downloads.size(), 3u);
+  for (size_t i = 1; i < downloads.size(); ++i) {
+    EXPECT_EQ(downloads[i].range, "bytes=20000-") << i;
+    EXPECT_EQ(downloads[i].status, 200) << i;
+  }
+  EXPECT_TRUE(clip_files(dir).empty());
+}
+
+TEST_F(GenerationJobTest, EndlessBodyEndsAtTheSizeCapWithNoFileLeft) {
+  // Throttled, so that a client without a cap cannot fill the disk before the timeout.
+  server_->add_faults(R"([{"match":"download","endless":true,"rate":8000000,"times":-1}])");
+  ClientConfig capped = config();
+  capped.max_result_bytes = 2 * 1024 * 1024;
+  capped.timeout_s = 30;
+  for (bool cached : {true, false}) {
+    std::string dir = make_temp_dir("job-endless");
+    RecordingEvents events;
+    GenerationJob job(capped, request(std::string("endless body ") + (cached ? "cached" : "")),
+                      events);
+    if (cached) job.set_cache(dir, CacheMode::Reuse);
+    ServiceError error = run_expecting_error(job);
+    EXPECT_EQ(error.kind, ErrorKind::Failed) << error.what();
+    EXPECT_TRUE(mentions(error.what(), "cap of 2 MiB")) << error.what();
+    ASSERT_EQ(events.started.size(), 1u);
+    EXPECT_FALSE(g_file_test(events.started[0].second->path().c_str(), G_FILE_TEST_EXISTS));
+    EXPECT_TRUE(clip_files(dir).empty());
+    // The task is kept for the next run.
+    if (cached) {
+      EXPECT_FALSE(journal_is_empty(dir));
+    }
+  }
+}
+
+TEST_F(GenerationJobTest, StatusAnswerAboutAnotherTaskIsAProtocolError) {
+  RecordingEvents other_events;
+  GenerationJob other(config(), request("the other task"), other_events);
+  const std::string other_task = other.run().output.task_id;
+
+  server_->add_faults(std::string(R"([{"match":"status","times":-1,"status_of":")") + other_task +
+                      R"("}])");
+  ClientConfig two = config();
+  two.retries = 2;
+  size_t log_before = read_log(*server_).size();
+  RecordingEvents events;
+  GenerationJob job(two, request("mixed-up status"), events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_TRUE(mentions(error.what(), "protocol error")) << error.what();
+  EXPECT_TRUE(mentions(error.what(), other_task)) << error.what();
+  ASSERT_EQ(events.task_ids.size(), 1u);
+  EXPECT_EQ(error.task_id, events.task_ids[0].first);
+  std::vector<LogLine> log = read_log(*server_);
+  log.erase(log.begin(), log.begin() + static_cast<long>(log_before));
+  EXPECT_EQ(count_requests(log, "GET", "/files/"), 0);
+
+  // Once, it is retried and the run goes on with its own task.
+  ClearFaults();
+  server_->add_faults(std::string(R"([{"match":"status","status_of":")") + other_task + R"("}])");
+  RecordingEvents once_events;
+  GenerationJob once(config(), request("mixed-up status once"), once_events);
+  JobResult result = once.run();
+  ASSERT_EQ(once_events.task_ids.size(), 1u);
+  EXPECT_EQ(result.output.task_id, once_events.task_ids[0].first);
+  EXPECT_NE(result.output.task_id, other_task);
+}
+
+TEST(GenerationJobSchemes, ResultUrlThatIsNotHttpIsRefusedWithoutARequest) {
+  SeenRequests seen;
+  LoopbackServer elsewhere([&](SoupServerMessage *message) {
+    seen.record(message);
+    answer(message, 200, "video/mp4", small_clip("ftp"));
+  });
+  DevServerArgs args;
+  args.keys = {std::string(kKey) + ":100000000"};
+  args.latency_ms = 100;
+  std::string ftp_url = elsewhere.url();
+  ftp_url.replace(0, 4, "ftp");
+  args.extra = {"--public-url", ftp_url};
+  DevServerProcess server(args);
+  ClientConfig config;
+  config.api_url = server.url();
+  config.api_key = kKey;
+  config.poll_interval_ms = 100;
+  GenerationRequest wanted;
+  wanted.prompt = "ftp result";
+  wanted.duration = 4;
+  wanted.resolution = "480p";
+  wanted.generate_audio = false;
+  wanted.sync = false;
+  RecordingEvents events;
+  GenerationJob job(config, wanted, events);
+  ServiceError error = run_expecting_error(job);
+  EXPECT_EQ(error.kind, ErrorKind::Failed);
+  EXPECT_TRUE(mentions(error.what(), "not http or https")) << error.what();
+  EXPECT_TRUE(events.started.empty());
+  EXPECT_EQ(seen.count(), 0u);
+}
+
 TEST(GenerationJobTransport, RefusedConnectionOnSubmitIsRetriedUntilTheServiceListens) {
   // A bound but not yet listening socket refuses connections and keeps the port ours.
   GSocket *socket = bound_loopback_socket();
@@ -1285,13 +1783,13 @@ std::string succeeded_output(const std::string &task_id, const std::vector<std::
 
 TEST(GenerationJobTransport, SeveralResultUrlsAreDownloadedInOrderWithTheKeyOnlyAtHome) {
   SeenRequests elsewhere_seen;
-  const std::string second_clip(30000, '2');
+  const std::string second_clip = small_clip("second");
   LoopbackServer elsewhere([&](SoupServerMessage *message) {
     elsewhere_seen.record(message);
     answer(message, 200, "video/mp4", second_clip);
   });
   SeenRequests home_seen;
-  const std::string first_clip(40000, '1');
+  const std::string first_clip = small_clip("first");
   std::string home_url;
   LoopbackServer home([&](SoupServerMessage *message) {
     home_seen.record(message);
