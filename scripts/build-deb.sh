@@ -102,5 +102,5 @@ Description: GStreamer source element for SEE2AI text-to-video generation
 EOF
 
 deb="$out/${package}_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz -b "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip -b "$stage" "$deb" >/dev/null
 echo "$deb"
