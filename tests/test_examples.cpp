@@ -69,7 +69,8 @@ struct RunState {
 using Environment = std::vector<std::pair<std::string, std::string>>;
 
 ExampleRun run_example(const std::vector<std::string> &argv, const std::string &api_url,
-                       const std::string &key = kKey, const Environment &extra_env = {}) {
+                       const std::string &key = kKey, const Environment &extra_env = {},
+                       int hang_guard_s = kHangGuardSeconds) {
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(static_cast<GSubprocessFlags>(
       G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE));
   g_subprocess_launcher_setenv(launcher, "SEE2AI_API_URL", api_url.c_str(), TRUE);
@@ -135,7 +136,7 @@ ExampleRun run_example(const std::vector<std::string> &argv, const std::string &
         g_main_loop_quit(state->loop);
       },
       &state);
-  GSource *guard = g_timeout_source_new_seconds(kHangGuardSeconds);
+  GSource *guard = g_timeout_source_new_seconds(static_cast<guint>(hang_guard_s));
   struct GuardData {
     pid_t group;
     ExampleRun *run;
@@ -512,8 +513,10 @@ namespace {
 TEST_F(ExamplesTest, GesEditChainRendersThreeTrimmedShotsCrossfadedAndTitled) {
   DevServerProcess server;
   const std::string out = out_ + "/edit.mp4";
-  ExampleRun run =
-      run_example({"/usr/bin/python3", script("ges_edit_chain.py"), out}, server.url());
+  // Three 480p shots decoded, composited and encoded: the heaviest example (the sanitizer build
+  // takes minutes over it), so a longer guard.
+  ExampleRun run = run_example({"/usr/bin/python3", script("ges_edit_chain.py"), out}, server.url(),
+                               kKey, {}, 240);
   expect_clean_exit(run);
   // Three shots of two seconds, overlapping by half a second twice.
   EXPECT_NE(run.out.find("Wrote " + out + " (5.00 s)"), std::string::npos) << transcript(run);
