@@ -21,6 +21,26 @@ constexpr const char *kStandardModelId = "doubao-seedance-2-0-260128";
 constexpr const char *kFastModelId = "doubao-seedance-2-0-fast-260128";
 constexpr std::array<const char *, 7> kAspectRatios = {"adaptive", "16:9", "9:16", "1:1",
                                                        "21:9",     "4:3",  "3:4"};
+// Every input field of the contract, in the page's order.
+constexpr const char *kRequestFields[] = {"model_name",
+                                          "prompt",
+                                          "non_face_image_url",
+                                          "non_face_image_urls",
+                                          "face_image_url",
+                                          "video_url",
+                                          "video_urls",
+                                          "audio_url",
+                                          "audio_urls",
+                                          "first_frame_url",
+                                          "last_frame_url",
+                                          "duration",
+                                          "resolution",
+                                          "aspect_ratio",
+                                          "watermark",
+                                          "generate_audio",
+                                          "enable_web_search",
+                                          "force_asset_upload",
+                                          "sync"};
 constexpr size_t kMaxVideos = 3;
 constexpr size_t kMaxAudios = 3;
 constexpr size_t kMaxImages = 9;
@@ -148,6 +168,7 @@ struct JsonFieldReader {
     JsonNode *node = member(name);
     if (!node) return;
     if (!JSON_NODE_HOLDS_ARRAY(node)) return fail(name, "must be a list of strings or null");
+    out.clear();
     JsonArray *array = json_node_get_array(node);
     guint length = json_array_get_length(array);
     for (guint i = 0; i < length; ++i) {
@@ -393,22 +414,8 @@ std::string to_json(const GenerationRequest &request) {
   return text;
 }
 
-ParsedRequest parse_request_json(const std::string &body) {
-  ParsedRequest parsed;
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_autoptr(GError) error = nullptr;
-  if (!load_untrusted_json(parser, body, &error)) {
-    parsed.error = FieldError{"body", "body: not valid JSON"};
-    return parsed;
-  }
-  JsonNode *root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-    parsed.error = FieldError{"body", "body: must be a JSON object"};
-    return parsed;
-  }
-
-  GenerationRequest &request = parsed.request;
-  JsonFieldReader reader{json_node_get_object(root), std::nullopt};
+std::optional<FieldError> read_request_fields(JsonObject *object, GenerationRequest &request) {
+  JsonFieldReader reader{object, std::nullopt};
   reader.read_model(request.model);
   reader.read_string("prompt", request.prompt);
   reader.read_string("non_face_image_url", request.non_face_image_url);
@@ -431,7 +438,29 @@ ParsedRequest parse_request_json(const std::string &body) {
   // resolution and aspect_ratio are enums on the wire: an unknown value is reported here too.
   if (!reader.error) reader.error = check_resolution(request.resolution);
   if (!reader.error) reader.error = check_aspect_ratio(request.aspect_ratio);
-  parsed.error = std::move(reader.error);
+  return std::move(reader.error);
+}
+
+bool is_request_field(const std::string &name) {
+  return std::find(std::begin(kRequestFields), std::end(kRequestFields), name) !=
+         std::end(kRequestFields);
+}
+
+ParsedRequest parse_request_json(const std::string &body) {
+  ParsedRequest parsed;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = nullptr;
+  if (!load_untrusted_json(parser, body, &error)) {
+    parsed.error = FieldError{"body", "body: not valid JSON"};
+    return parsed;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    parsed.error = FieldError{"body", "body: must be a JSON object"};
+    return parsed;
+  }
+
+  parsed.error = read_request_fields(json_node_get_object(root), parsed.request);
   return parsed;
 }
 

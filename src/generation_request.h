@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+typedef struct _JsonObject JsonObject;
+
 namespace see2ai {
 
 enum class Model { Standard, Fast };
@@ -59,6 +61,11 @@ struct ParsedRequest {
   std::optional<FieldError> error;
 };
 ParsedRequest parse_request_json(const std::string &body);
+// The fields present in `object` (wire names) replace those of `request`; the others keep their
+// values. Same rules and errors as parse_request_json.
+std::optional<FieldError> read_request_fields(JsonObject *object, GenerationRequest &request);
+// True for an input field of the contract ("prompt", "video_urls", ...).
+bool is_request_field(const std::string &name);
 
 // All reference URLs of the request, in field order, with the wire name of their field.
 std::vector<std::pair<std::string, std::string>> reference_urls(const GenerationRequest &request);

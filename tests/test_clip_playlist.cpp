@@ -14,6 +14,7 @@ using see2ai::ErrorKind;
 using see2ai::GrowingFile;
 using see2ai::RunState;
 using see2ai::ServiceError;
+using see2ai::ShotFailurePolicy;
 using Kind = ClipPlaylist::Next::Kind;
 
 namespace {
@@ -330,6 +331,228 @@ TEST(ClipPlaylist, ForgetsItsFilesSoTemporaryOnesCanGo) {
   playlist.stop();
   playlist.forget_files();
   EXPECT_EQ(file.use_count(), 1);
+}
+
+// ---- Shots: a sequence of requests' clips ----
+
+TEST(ClipPlaylist, ShotsPlayInOrderAndEachGoesOnAirOnce) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  EXPECT_EQ(playlist.add_shot(), 0u);
+  EXPECT_EQ(playlist.add_shot(), 1u);
+  auto a = whole_file("a.mp4");
+  auto b1 = whole_file("b1.mp4");
+  auto b2 = whole_file("b2.mp4");
+  playlist.job_succeeded({b1, b2}, 1);  // the later shot may be ready first
+  std::thread job([&] { playlist.file_started(0, a, 0); });
+  ClipPlaylist::Next next = playlist.next();
+  job.join();
+  EXPECT_EQ(next.file, a);
+  EXPECT_EQ(next.shot, 0u);
+  EXPECT_TRUE(next.new_shot);
+  playlist.job_succeeded({a}, 0);
+  EXPECT_TRUE(playlist.finish_file());
+  next = playlist.next();
+  EXPECT_EQ(next.file, b1);
+  EXPECT_EQ(next.shot, 1u);
+  EXPECT_TRUE(next.new_shot);
+  EXPECT_TRUE(playlist.finish_file());
+  next = playlist.next();
+  EXPECT_EQ(next.file, b2);
+  EXPECT_FALSE(next.new_shot) << "the shot's second file";
+  EXPECT_FALSE(playlist.finish_file());
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+}
+
+TEST(ClipPlaylist, AFailedMiddleShotIsSkippedAndTheNextPlays) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  for (int i = 0; i < 3; ++i) playlist.add_shot();
+  auto a = whole_file("a.mp4");
+  auto c = whole_file("c.mp4");
+  playlist.job_succeeded({a}, 0);
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "task failed", 200, "t-2", "failed"), 1);
+  playlist.job_succeeded({c}, 2);
+  EXPECT_EQ(playlist.next().file, a);
+  EXPECT_TRUE(playlist.finish_file());
+  ClipPlaylist::Next next = playlist.next();
+  ASSERT_EQ(next.kind, Kind::Skipped);
+  EXPECT_EQ(next.shot, 1u);
+  ASSERT_TRUE(next.error);
+  EXPECT_EQ(next.error->task_id, "t-2");
+  next = playlist.next();
+  EXPECT_EQ(next.file, c);
+  EXPECT_EQ(next.shot, 2u);
+  EXPECT_FALSE(playlist.finish_file());
+}
+
+TEST(ClipPlaylist, TheEndPolicyEndsTheRunAtTheFailedShotsTurn) {
+  ClipPlaylist playlist;
+  playlist.start(false, ShotFailurePolicy::End);
+  playlist.add_shot();
+  playlist.add_shot();
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "task failed"), 1);
+  playlist.job_succeeded({whole_file("a.mp4")}, 0);
+  EXPECT_EQ(playlist.next().kind, Kind::File) << "the shots before it play";
+  EXPECT_TRUE(playlist.finish_file());
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Failed);
+  EXPECT_EQ(next.shot, 1u);
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+}
+
+TEST(ClipPlaylist, AFailureIsAnErrorWhenNoOtherShotWasEverOnAir) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.add_shot();
+  playlist.add_shot();
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "first failed"), 0);
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "second failed"), 1);
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Skipped) << "another shot could still play";
+  EXPECT_EQ(next.shot, 0u);
+  next = playlist.next();
+  ASSERT_EQ(next.kind, Kind::Failed);
+  EXPECT_STREQ(next.error->what(), "second failed");
+}
+
+TEST(ClipPlaylist, AFailedLastShotAfterOthersPlayedIsSkippedThenTheRunFinishes) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.add_shot();
+  playlist.add_shot();
+  playlist.job_succeeded({whole_file("a.mp4")}, 0);
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "last failed"), 1);
+  playlist.next();
+  EXPECT_TRUE(playlist.finish_file());
+  EXPECT_EQ(playlist.next().kind, Kind::Skipped);
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Finished);
+  EXPECT_FALSE(next.nothing_aired);
+}
+
+TEST(ClipPlaylist, LoopingTheCurrentShotPlaysAgainUntilTheNextIsReady) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  playlist.add_shot();
+  playlist.add_shot();
+  auto a = whole_file("a.mp4");
+  auto b = growing_file("b.mp4");
+  playlist.job_succeeded({a}, 0);
+  EXPECT_EQ(playlist.next().file, a);
+  playlist.file_started(0, b, 1);  // downloading: not ready yet
+  EXPECT_FALSE(playlist.switch_due());
+  EXPECT_TRUE(playlist.finish_file());
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.file, a);
+  EXPECT_FALSE(next.new_shot) << "a replay";
+  b->finish();
+  playlist.job_succeeded({b}, 1);
+  EXPECT_TRUE(playlist.switch_due());
+  EXPECT_TRUE(playlist.finish_file());
+  next = playlist.next();
+  EXPECT_EQ(next.file, b);
+  EXPECT_TRUE(next.new_shot);
+  EXPECT_TRUE(playlist.finish_file());
+  EXPECT_EQ(playlist.next().file, b) << "the last shot loops forever";
+}
+
+TEST(ClipPlaylist, ASwitchAtOnceLeavesTheCurrentShotMidPlay) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  playlist.add_shot();
+  playlist.add_shot();
+  auto a = whole_file("a.mp4");
+  auto b = whole_file("b.mp4");
+  playlist.job_succeeded({a}, 0);
+  playlist.next();
+  playlist.job_succeeded({b}, 1);
+  ASSERT_TRUE(playlist.switch_due());
+  playlist.switch_now();
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.file, b);
+  EXPECT_EQ(next.shot, 1u);
+  EXPECT_FALSE(playlist.switch_due());
+}
+
+TEST(ClipPlaylist, LoopingShotsGoOnAirInOrder) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  for (int i = 0; i < 3; ++i) playlist.add_shot();
+  playlist.job_succeeded({whole_file("a.mp4")}, 0);
+  playlist.next();
+  playlist.job_succeeded({whole_file("c.mp4")}, 2);
+  EXPECT_FALSE(playlist.switch_due()) << "shot 1 is still generating";
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "shot 1 failed"), 1);
+  EXPECT_TRUE(playlist.switch_due()) << "a failed shot holds nothing back";
+  EXPECT_TRUE(playlist.finish_file());
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Skipped);
+  EXPECT_EQ(next.shot, 1u);
+  next = playlist.next();
+  EXPECT_EQ(next.shot, 2u);
+  EXPECT_TRUE(next.new_shot);
+}
+
+TEST(ClipPlaylist, AFailedLastShotKeepsTheLastGoodOneLooping) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  playlist.add_shot();
+  playlist.add_shot();
+  auto a = whole_file("a.mp4");
+  playlist.job_succeeded({a}, 0);
+  playlist.next();
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "shot 1 failed"), 1);
+  EXPECT_TRUE(playlist.finish_file());
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.file, a) << "nothing to switch to: shot 0 plays again";
+  playlist.add_shot();
+  auto c = whole_file("c.mp4");
+  playlist.job_succeeded({c}, 2);
+  EXPECT_TRUE(playlist.finish_file());
+  next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Skipped);
+  EXPECT_EQ(next.shot, 1u);
+  EXPECT_EQ(playlist.next().file, c);
+}
+
+TEST(ClipPlaylist, ABrokenShotIsLeftBehindWhenAnotherCanPlay) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.add_shot();
+  playlist.add_shot();
+  auto broken = whole_file("broken.mp4");
+  auto b = whole_file("b.mp4");
+  playlist.job_succeeded({broken}, 0);
+  playlist.job_succeeded({b}, 1);
+  playlist.next();
+  EXPECT_FALSE(playlist.failure_behind_media_error().has_value()) << "the download was whole";
+  EXPECT_TRUE(playlist.skip_broken_shot());
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::File) << "reported by the element, not skipped again";
+  EXPECT_EQ(next.file, b);
+  EXPECT_TRUE(playlist.skip_broken_shot()) << "a warning: another shot was on air";
+  EXPECT_EQ(playlist.next().kind, Kind::Finished);
+}
+
+TEST(ClipPlaylist, ABrokenOnlyShotEndsTheRun) {
+  ClipPlaylist playlist;
+  playlist.start(true);
+  playlist.add_shot();
+  playlist.job_succeeded({whole_file("broken.mp4")}, 0);
+  playlist.next();
+  EXPECT_FALSE(playlist.skip_broken_shot());
+  EXPECT_EQ(playlist.state(), RunState::Ended);
+}
+
+TEST(ClipPlaylist, SeveralShotsAreNotSeekableAsOneFile) {
+  ClipPlaylist playlist;
+  playlist.start(false);
+  playlist.add_shot();
+  playlist.job_succeeded({whole_file("a.mp4")}, 0);
+  EXPECT_NE(playlist.seekable_file(), nullptr);
+  playlist.add_shot();
+  EXPECT_EQ(playlist.seekable_file(), nullptr);
 }
 
 TEST(ClipPlaylist, StateNamesAreStable) {
