@@ -464,15 +464,16 @@ void DevServer::Impl::handle_submit(SoupServerMessage *message) {
     send(message, json_answer(405, detail_json("use POST")), std::nullopt, false);
     return;
   }
+  std::string body = request_body(message);
   std::optional<FaultRule> fault =
-      faults.take(FaultTarget::Submit, g_uri_get_path(soup_server_message_get_uri(message)));
+      faults.take(FaultTarget::Submit, g_uri_get_path(soup_server_message_get_uri(message)),
+                  untrusted_string_member(body, "prompt"));
   if (fault && fault->replaces_answer()) {
     send(message, fault_answer(*fault), fault, false);
     return;
   }
   auto tenant = authorize(message, fault, false);
   if (!tenant) return;
-  std::string body = request_body(message);
   if (!json_nesting_within(body, kMaxJsonNesting)) {
     send(message, json_answer(400, error_detail_json("body", "body: JSON nested too deeply")),
          fault, false);
@@ -561,6 +562,8 @@ void DevServer::Impl::start_task(SoupServerMessage *message, AcceptedSubmit subm
   log->record_state(id, state_name(TaskState::Queued));
 
   int latency = options.latency_ms > 0 ? options.latency_ms : 0;
+  if (submit.fault && submit.fault->latency_ms)
+    latency = static_cast<int>(*submit.fault->latency_ms);
   run_after(context, latency * kQueuedPercent / 100, [this, id] { enter_running(id); });
   run_after(context, latency, [this, id] {
     if (Task *due = tasks.find(id)) due->latency_passed = true;

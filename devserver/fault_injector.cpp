@@ -17,7 +17,8 @@ const char *const kKnownKeys[] = {
     "rate",         "redirect_to",    "state_field",     "state_text",   "task_outcome",
     "sync_timeout", "malformed_json", "huge_body_bytes", "invalid_utf8", "html",
     "warnings",     "chunked",        "no_length",       "endless",      "gzip",
-    "ignore_range", "status_of",      "hold_ms",         "path"};
+    "ignore_range", "status_of",      "hold_ms",         "path",         "prompt",
+    "latency_ms"};
 
 // A whole minute is far longer than any test waits for an answer.
 constexpr int64_t kMaxHoldMs = 600000;
@@ -150,6 +151,14 @@ FaultRule parse_rule(JsonNode *node) {
   rule.status_of = string_member(object, "status_of");
   if (rule.status_of && rule.match != FaultTarget::Status)
     throw std::invalid_argument("fault rule: \"status_of\" needs \"match\":\"status\"");
+  rule.prompt = string_member(object, "prompt");
+  if (rule.prompt && rule.match != FaultTarget::Submit)
+    throw std::invalid_argument("fault rule: \"prompt\" needs \"match\":\"submit\"");
+  rule.latency_ms = int_member(object, "latency_ms");
+  if (rule.latency_ms && rule.match != FaultTarget::Submit)
+    throw std::invalid_argument("fault rule: \"latency_ms\" needs \"match\":\"submit\"");
+  if (rule.latency_ms && (*rule.latency_ms < 0 || *rule.latency_ms > kMaxHoldMs))
+    throw std::invalid_argument("fault rule: \"latency_ms\" must be 0..600000");
   rule.hold_ms = int_member(object, "hold_ms");
   if (rule.hold_ms && (*rule.hold_ms < 0 || *rule.hold_ms > kMaxHoldMs))
     throw std::invalid_argument("fault rule: \"hold_ms\" must be 0..600000");
@@ -206,12 +215,14 @@ void FaultInjector::clear() {
   rules_.clear();
 }
 
-std::optional<FaultRule> FaultInjector::take(FaultTarget target, const std::string &path) {
+std::optional<FaultRule> FaultInjector::take(FaultTarget target, const std::string &path,
+                                             const std::string &prompt) {
   std::lock_guard<std::mutex> guard(lock_);
   for (auto &rule : rules_) {
     if (rule.times == 0) continue;
     if (rule.match != FaultTarget::Any && rule.match != target) continue;
     if (rule.path && *rule.path != path) continue;
+    if (rule.prompt && *rule.prompt != prompt) continue;
     if (rule.skip > 0) {
       --rule.skip;
       continue;

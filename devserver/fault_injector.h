@@ -15,8 +15,9 @@ enum class FaultTarget { Submit, Status, Download, Any };
 struct FaultRule {
   FaultTarget match = FaultTarget::Any;
   std::optional<std::string> path;  // only requests for exactly this path (e.g. one task's status)
-  int64_t skip = 0;                 // matching requests to let through first
-  int64_t times = 1;                // -1: forever
+  std::optional<std::string> prompt;  // only submits whose prompt is exactly this (one shot)
+  int64_t skip = 0;                   // matching requests to let through first
+  int64_t times = 1;                  // -1: forever
   std::optional<int> status;
   std::optional<std::string> body;
   std::string content_type = "application/json";
@@ -41,6 +42,7 @@ struct FaultRule {
   bool ignore_range = false;  // download: the whole file with 200 whatever the Range
   std::optional<std::string> status_of;  // status: the answer is about this task instead
   std::optional<int64_t> hold_ms;        // the answer goes out this much later
+  std::optional<int64_t> latency_ms;     // submit: this task takes this long (not --latency-ms)
   std::vector<std::string> warnings;     // submit: advice of the service's own, added to the task's
   std::string description;               // the rule as compact JSON, for the request log
 
@@ -57,9 +59,10 @@ class FaultInjector {
  public:
   void add(std::vector<FaultRule> rules);
   void clear();
-  // The rule that applies to this request (`path`: the request's path), if any; counts it
-  // against the rule's skip and times.
-  std::optional<FaultRule> take(FaultTarget target, const std::string &path);
+  // The rule that applies to this request (`path`: the request's path; `prompt`: a submit's
+  // prompt), if any; counts it against the rule's skip and times.
+  std::optional<FaultRule> take(FaultTarget target, const std::string &path,
+                                const std::string &prompt = {});
 
  private:
   std::mutex lock_;

@@ -34,7 +34,11 @@
 #include "job_messages.h"
 #include "output_pads.h"
 #include "see2ai_uri.h"
+#include "shot_chapters.h"
+#include "shot_messages.h"
+#include "shot_runner.h"
 #include "src_properties.h"
+#include "storyboard.h"
 #include "stream_timeline.h"
 
 GST_DEBUG_CATEGORY(gst_see2ai_video_src_debug);
@@ -51,17 +55,20 @@ using see2ai::StreamTimeline;
 static gboolean src_pad_query(GstPad *pad, GstObject *parent, GstQuery *query);
 static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event);
 
-// Threads: the application's (properties, state changes, seeks), the job's (GenerationJob, which
-// talks to JobMessages and hands files to the ClipPlaylist), the decoding task's (files to frames
-// to the pads' queues), and one streaming task per pad (OutputPads).
+// Threads: the application's (properties, state changes, seeks, append-shot), the shot runner's
+// (one GenerationJob per shot, which talks to its JobMessages and hands files to the ClipPlaylist),
+// the decoding task's (files to frames to the pads' queues), and one streaming task per pad
+// (OutputPads).
 // Locks, outermost first: decode_lock (the decoding task's stream lock, also held by a seek while
-// it moves the decoder) -> settings_lock -> the private locks of ClipPlaylist, JobMessages,
-// OutputPads and PadQueues. Under its own lock none of these calls into another or into the
-// element (only into GrowingFile, the clock or reference counts), so they never nest.
+// it moves the decoder) -> settings_lock -> run_lock -> the private locks of ShotRunner,
+// ClipPlaylist, ShotMessages, JobMessages, OutputPads and PadQueues. Under its own lock none of
+// these calls into another or into the element (only into GrowingFile, the clock or reference
+// counts), so they never nest.
 struct GstSee2aiVideoSrcPrivate {
   explicit GstSee2aiVideoSrcPrivate(GstSee2aiVideoSrc *owner)
       : src(owner),
         messages(GST_ELEMENT(owner), playlist),
+        shot_messages(GST_ELEMENT(owner), playlist, messages),
         pads(GST_ELEMENT(owner), src_pad_query, src_pad_event) {
     g_rec_mutex_init(&decode_lock);
     decode_task = gst_task_new(
@@ -79,13 +86,17 @@ struct GstSee2aiVideoSrcPrivate {
   std::mutex settings_lock;
   SrcSettings settings;
 
-  ClipPlaylist playlist;  // before messages, which hands it the job's files
-  JobMessages messages;
+  ClipPlaylist playlist;  // before messages, which hands it the jobs' files
+  JobMessages messages;   // shot 0's, and the element's own errors
+  ShotMessages shot_messages;
   OutputPads pads;
   StreamTimeline timeline;
 
-  std::unique_ptr<see2ai::GenerationJob> job;
-  std::thread job_thread;
+  // The run's shots: the runner generates them, the chapters describe them. append-shot adds to
+  // both from the application's thread.
+  std::mutex run_lock;
+  std::unique_ptr<see2ai::ShotRunner> runner;
+  see2ai::ShotChapters chapters;
 
   // The decoding task and what only it (or a seek holding decode_lock) touches.
   GstTask *decode_task;
@@ -106,7 +117,17 @@ struct GstSee2aiVideoSrcPrivate {
   std::atomic<bool> live{false};  // read by queries on other threads
   std::atomic<bool> loop{false};
 
+  // The run plays a sequence of shots (a storyboard, or shots appended): shots are trimmed to
+  // their picture and, when any has sound, the audio pad stays and silence fills shots without.
+  bool sequence = false;
+  bool keep_audio_pad = false;
+  std::optional<see2ai::AudioStreamInfo> sound_format;  // the last sound played (decoding task)
+  size_t current_shot = 0;                              // decoding task
+  // The shot whose first buffer is next: its see2ai-shot message goes with that buffer.
+  std::optional<size_t> announce_shot;
+
   bool start();
+  bool append_shot(const GstStructure *fields);
   void begin_stop();
   void stop();
   void decode_iteration();
@@ -117,8 +138,14 @@ struct GstSee2aiVideoSrcPrivate {
  private:
   const char *seek_refusal(GstFormat format, gdouble rate);
   void move_decoder(GstSeekFlags flags);
+  std::optional<std::vector<see2ai::Shot>> shots_of(const SrcSettings &run);
+  std::vector<see2ai::Chapter> chapters_snapshot();
   bool open_next_file();
+  void shot_on_air(size_t shot, const see2ai::ClipInfo &info);
+  void fill_sound_gap();
+  GstClockTime output_time(GstClockTime pts);
   void push_frame(const see2ai::DecodedFrame &frame);
+  bool switch_immediately();
   void finish(GstFlowReturn reason);
 };
 
@@ -151,34 +178,176 @@ bool GstSee2aiVideoSrcPrivate::start() {
       GST_LOG_OBJECT(src, "HTTP %c %s", direction, line.c_str());
     };
   }
-  messages.start(run.task_id, run.cache_mode != see2ai::CacheMode::Off || !run.task_id.empty());
-  if (!messages.check_request(run)) return false;
+  const bool resumable = run.cache_mode != see2ai::CacheMode::Off || !run.task_id.empty();
+  messages.start(run.task_id, resumable);
+  std::optional<std::vector<see2ai::Shot>> shots = shots_of(run);
+  if (!shots) return false;
 
   live = run.is_live;
   loop = run.loop;
-  job = std::make_unique<see2ai::GenerationJob>(run.client, run.request, messages);
-  if (!run.task_id.empty()) job->set_attach_task_id(run.task_id);
+  sequence = shots->size() > 1 || !run.shots_path.empty();
+  keep_audio_pad = false;
+  for (const auto &shot : *shots) keep_audio_pad |= sequence && shot.request.generate_audio;
+  // A live channel's appended shots take the element's request as their defaults.
+  keep_audio_pad |= sequence && run.is_live && run.request.generate_audio;
+  sound_format.reset();
+  current_shot = 0;
+  announce_shot.reset();
+  messages.start(run.task_id, resumable, sequence);
+  shot_messages.start(resumable, sequence);
+  const ShotFailure failure = run.shot_failure == ShotFailure::Auto
+                                  ? (run.is_live ? ShotFailure::Skip : ShotFailure::Error)
+                                  : run.shot_failure;
+  playlist.start(run.loop, failure == ShotFailure::Skip ? see2ai::ShotFailurePolicy::Skip
+                                                        : see2ai::ShotFailurePolicy::End);
+  see2ai::ShotRunner::Settings runner_settings;
+  runner_settings.client = run.client;
   if (run.cache_mode != see2ai::CacheMode::Off) {
-    job->set_cache(run.cache_dir, run.cache_mode);
-    job->set_cache_max_size(run.cache_max_size);
+    runner_settings.cache_dir = run.cache_dir;
+    runner_settings.cache_mode = run.cache_mode;
+    runner_settings.cache_max_size = run.cache_max_size;
   }
-  playlist.start(run.loop);
-  // Stream ids from a hash of the URI that recreates this request, as gst_pad_create_stream_id
-  // makes them for a URI handler: the same request, the same ids, every run.
+  runner_settings.attach_task_id = run.task_id;
+  runner_settings.max_parallel = run.max_parallel;
+  {
+    std::lock_guard<std::mutex> guard(run_lock);
+    runner = std::make_unique<see2ai::ShotRunner>(runner_settings, shot_messages);
+    chapters.clear();
+    for (auto &shot : *shots) {
+      const size_t index = playlist.add_shot();
+      chapters.plan(index, see2ai::shot_title(shot, index),
+                    see2ai::planned_shot_length_ns(shot.request.duration));
+      runner->add(std::move(shot));
+    }
+  }
+  // Stream ids from a hash of the URI that recreates this request (and the storyboard that
+  // makes its shots), as gst_pad_create_stream_id makes them for a URI handler: the same request,
+  // the same ids, every run.
   gchar *uri = gst_uri_handler_get_uri(GST_URI_HANDLER(src));
-  gchar *stream_prefix = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uri, -1);
+  const std::string identity = std::string(uri) + (sequence ? "\n" + run.shots_path : "");
+  gchar *stream_prefix = g_compute_checksum_for_string(G_CHECKSUM_SHA256, identity.c_str(), -1);
   pads.start(run.is_live, run.request.prompt.value_or(""), stream_prefix);
   g_free(stream_prefix);
   g_free(uri);
-  timeline.start(run.loop);
+  timeline.start(run.loop || sequence);
   gst_segment_init(&segment, GST_FORMAT_TIME);
   need_segment = false;
   segment_seqnum = gst_util_seqnum_next();
   pending_seek.reset();
   seeking = false;
   last_seek_seqnum = GST_SEQNUM_INVALID;
-  job_thread = std::thread([this] { messages.run(*job); });
+  runner->start();
   gst_task_start(decode_task);
+  return true;
+}
+
+// The run's shots: the storyboard's, or the request properties' one, then those appended. Posts
+// the error that names the shot and the field (nothing is submitted) and returns nothing when one
+// cannot be generated.
+std::optional<std::vector<see2ai::Shot>> GstSee2aiVideoSrcPrivate::shots_of(
+    const SrcSettings &run) {
+  std::vector<see2ai::Shot> shots;
+  const auto refuse = [this](const std::string &text) {
+    messages.post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, messages.local_error(text),
+                        ERROR_SITE, "nothing was submitted");
+    return std::nullopt;
+  };
+  if (run.shots_path.empty()) {
+    if (!messages.check_request(run)) return std::nullopt;
+    shots.emplace_back();
+    shots.back().request = run.request;
+  } else {
+    if (!run.task_id.empty())
+      return refuse("\"task-id\" attaches one clip: it cannot be combined with \"shots\"");
+    if (!messages.check_key(run)) return std::nullopt;
+    try {
+      shots = see2ai::load_storyboard(run.shots_path, run.request);
+    } catch (const see2ai::ShotError &error) {
+      return refuse("Invalid shot in \"shots\" (" + run.shots_path + "), " + error.what());
+    } catch (const std::invalid_argument &error) {
+      return refuse(std::string("Invalid property \"shots\": ") + error.what());
+    }
+  }
+  for (const auto &shot : run.appended) {
+    try {
+      see2ai::check_shot(shot, shots.size());
+    } catch (const see2ai::ShotError &error) {
+      return refuse(std::string("Invalid appended shot, ") + error.what());
+    }
+    shots.push_back(shot);
+  }
+  return shots;
+}
+
+// A shot from the application, in any state: its fields are the request properties' names (and
+// "title", "continue" for how it plays), the properties are its defaults. Refused with a warning
+// naming the shot and the field, before anything is submitted for it; accepted, every later run
+// plays it too, and a running one generates it ahead and plays it in its turn.
+bool GstSee2aiVideoSrcPrivate::append_shot(const GstStructure *fields) {
+  std::lock_guard<std::mutex> settings_guard(settings_lock);
+  std::lock_guard<std::mutex> run_guard(run_lock);
+  const size_t index = runner ? runner->size() : 1 + settings.appended.size();
+  SrcSettings shot_settings = settings;
+  see2ai::Shot shot;
+  std::string refusal;
+  const gint count = gst_structure_n_fields(fields);
+  for (gint i = 0; i < count && refusal.empty(); ++i) {
+    const gchar *name = gst_structure_nth_field_name(fields, i);
+    const GValue *value = gst_structure_get_value(fields, name);
+    const std::string field = name;
+    if (field == "title" || field == "continue") {
+      const GType want = field == "title" ? G_TYPE_STRING : G_TYPE_BOOLEAN;
+      if (G_VALUE_TYPE(value) != want) {
+        refusal = "field \"" + field + "\" must be a " + g_type_name(want);
+      } else if (field == "title") {
+        shot.play.title = g_value_get_string(value);
+      } else {
+        shot.play.continue_previous = g_value_get_boolean(value);
+      }
+      continue;
+    }
+    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(src), name);
+    if (!pspec || !src_property_is_request_field(pspec->param_id)) {
+      refusal = "field \"" + field + "\" is not a request property (nor \"title\", \"continue\")";
+      break;
+    }
+    GValue converted = G_VALUE_INIT;
+    g_value_init(&converted, G_PARAM_SPEC_VALUE_TYPE(pspec));
+    const bool ok = G_VALUE_TYPE(value) == G_PARAM_SPEC_VALUE_TYPE(pspec)
+                        ? (g_value_copy(value, &converted), true)
+                    : G_VALUE_HOLDS_STRING(value)
+                        ? gst_value_deserialize(&converted, g_value_get_string(value))
+                        : g_value_transform(value, &converted);
+    if (!ok || g_param_value_validate(pspec, &converted))
+      refusal = "field \"" + field + "\" has a value the property does not take";
+    else
+      src_settings_set(shot_settings, pspec->param_id, &converted);
+    g_value_unset(&converted);
+  }
+  shot.request = shot_settings.request;
+  if (refusal.empty()) {
+    try {
+      see2ai::check_shot(shot, index);
+    } catch (const see2ai::ShotError &error) {
+      refusal = error.what();
+      refusal = refusal.substr(refusal.find(": ") + 2);
+      if (!error.field.empty())
+        refusal = "field \"" + property_name_for_field(error.field) + "\": " + refusal;
+    }
+  }
+  if (!refusal.empty()) {
+    GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("Shot %zu refused: %s", index, refusal.c_str()),
+                        ("nothing was submitted for it"));
+    return false;
+  }
+  settings.appended.push_back(shot);
+  if (runner) {
+    const size_t added = playlist.add_shot();
+    chapters.plan(added, see2ai::shot_title(shot, added),
+                  see2ai::planned_shot_length_ns(shot.request.duration));
+    runner->add(std::move(shot));
+    GST_INFO_OBJECT(src, "shot %zu appended to the running sequence", added);
+  }
   return true;
 }
 
@@ -191,15 +360,22 @@ void GstSee2aiVideoSrcPrivate::begin_stop() {
 
 void GstSee2aiVideoSrcPrivate::stop() {
   begin_stop();
-  if (job) job->cancel();
+  if (runner) runner->cancel();
   // The running iteration may pause the task itself (finish()): stop again once it is over.
   gst_task_stop(decode_task);
   g_rec_mutex_lock(&decode_lock);
   g_rec_mutex_unlock(&decode_lock);
   gst_task_stop(decode_task);
   gst_task_join(decode_task);
-  if (job_thread.joinable()) job_thread.join();
-  job.reset();
+  {
+    std::unique_ptr<see2ai::ShotRunner> done;
+    {
+      std::lock_guard<std::mutex> guard(run_lock);
+      done = std::move(runner);
+    }
+    if (done) done->stop();
+  }
+  shot_messages.clear();
   decoder.reset();
   playlist.forget_files();
   pads.remove();
@@ -245,12 +421,15 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
       return false;
     case ClipPlaylist::Next::Kind::EndRequested:
       return false;  // the next iteration ends the run
+    case ClipPlaylist::Next::Kind::Skipped:
+      shot_messages.of(next.shot).post_shot_skipped(*next.error, ERROR_SITE);
+      return false;  // the next iteration asks again
     case ClipPlaylist::Next::Kind::Failed:
-      messages.post_service_error(*next.error, ERROR_SITE);
+      shot_messages.of(next.shot).post_service_error(*next.error, ERROR_SITE);
       finish(next.error->kind == ErrorKind::Cancelled ? GST_FLOW_FLUSHING : GST_FLOW_EOS);
       return false;
     case ClipPlaylist::Next::Kind::Finished:
-      if (next.index == 0)
+      if (next.nothing_aired)
         messages.post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
                             messages.local_error("The task succeeded without a result file"),
                             ERROR_SITE);
@@ -260,11 +439,70 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
       break;
   }
   decoder = std::make_unique<ClipDecoder>(next.file);
-  if (next.index == 0) timeline.set_clip_duration(decoder->info().duration_ns);
-  pads.configure(decoder->info(), &segment, segment_seqnum);
-  const auto &picture = decoder->info().video;
+  current_shot = next.shot;
+  see2ai::ClipInfo info = decoder->info();
+  if (next.index == 0 && !sequence) timeline.set_clip_duration(info.duration_ns);
+  if (info.audio) {
+    sound_format = info.audio;
+  } else if (keep_audio_pad) {
+    // A shot without sound keeps the audio pad: silence in the format of the sound around it
+    // (the service's: 48 kHz mono), so no new caps are needed.
+    if (!sound_format) {
+      see2ai::AudioStreamInfo silence;
+      silence.sample_rate = 48000;
+      silence.channels = 1;
+      silence.channel_mask = AV_CH_FRONT_CENTER;
+      silence.sample_format = AV_SAMPLE_FMT_FLTP;
+      sound_format = silence;
+    }
+    info.audio = sound_format;
+  }
+  const bool first = !pads.has_pads();
+  pads.configure(info, &segment, segment_seqnum);
+  const auto &picture = info.video;
   timeline.start_file(pads.has_video() && picture ? picture->duration_ns : -1);
+  if (next.new_shot) shot_on_air(next.shot, info);
+  // The whole table goes before the first buffer: a muxer writes the chapters it has then.
+  if (sequence && !loop && (first || next.new_shot)) pads.push_toc(chapters_snapshot(), !first);
   return true;
+}
+
+// A shot goes on air: its chapter gets its real start and length, and its see2ai-shot message goes
+// with its first buffer.
+void GstSee2aiVideoSrcPrivate::shot_on_air(size_t shot, const see2ai::ClipInfo &info) {
+  const int64_t length =
+      info.video && info.video->duration_ns > 0 ? info.video->duration_ns : info.duration_ns;
+  {
+    std::lock_guard<std::mutex> guard(run_lock);
+    chapters.played(shot, timeline.file_offset(), length > 0 ? static_cast<uint64_t>(length) : 0);
+  }
+  announce_shot = shot;
+}
+
+std::vector<see2ai::Chapter> GstSee2aiVideoSrcPrivate::chapters_snapshot() {
+  std::lock_guard<std::mutex> guard(run_lock);
+  return chapters.chapters();
+}
+
+// The end of a file, or a switch away from it: sound missing under its picture becomes silence,
+// so the next file's sound starts where its picture does.
+void GstSee2aiVideoSrcPrivate::fill_sound_gap() {
+  if (!keep_audio_pad || !pads.has_audio()) return;
+  std::optional<StreamTimeline::Gap> gap = timeline.take_sound_gap();
+  if (!gap) return;
+  const guint64 samples = gst_util_uint64_scale_round(gap->duration, pads.audio_rate(), GST_SECOND);
+  if (samples == 0) return;
+  GstBuffer *buffer = pads.silence(samples);
+  GST_BUFFER_PTS(buffer) = output_time(gap->pts);
+  GST_BUFFER_DURATION(buffer) = gap->duration;
+  GstFlowReturn ret = pads.push(StreamKind::Audio, buffer);
+  if (ret != GST_FLOW_OK) finish(ret);
+}
+
+// A stream time as a buffer timestamp: live output is shifted to the running time its first buffer
+// went out at.
+GstClockTime GstSee2aiVideoSrcPrivate::output_time(GstClockTime pts) {
+  return pads.live() && timeline.has_live_base() ? pts + timeline.live_base() : pts;
 }
 
 void GstSee2aiVideoSrcPrivate::push_frame(const see2ai::DecodedFrame &frame) {
@@ -295,6 +533,19 @@ void GstSee2aiVideoSrcPrivate::push_frame(const see2ai::DecodedFrame &frame) {
     }
     pts += timeline.live_base();
   }
+  if (announce_shot) {
+    const size_t shot = *announce_shot;
+    announce_shot.reset();
+    see2ai::Shot described;
+    {
+      std::lock_guard<std::mutex> guard(run_lock);
+      if (runner) described = runner->shot(shot);
+    }
+    const GstClockTime running =
+        pads.live() ? pts : gst_segment_to_running_time(&segment, GST_FORMAT_TIME, pts);
+    shot_messages.post_on_air(shot, see2ai::shot_title(described, shot),
+                              described.request.prompt.value_or(""), running, place.pts);
+  }
   GST_BUFFER_PTS(buffer) = pts;
   GST_BUFFER_DURATION(buffer) = place.duration;
   if (frame.discont && (timeline.file_offset() == 0 || need_segment))
@@ -314,7 +565,10 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
     // Like GstBaseSrc: EOS after what is already queued. Before the clip exists there is nothing
     // to end downstream, so the run stops with an error that says how to resume.
     if (playlist.state() == RunState::Generating) {
-      if (job) job->cancel();
+      {
+        std::lock_guard<std::mutex> guard(run_lock);
+        if (runner) runner->cancel();
+      }
       messages.post_stopped_before_clip(ERROR_SITE);
     }
     decoder.reset();
@@ -327,9 +581,17 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
       pending_seek.reset();
     }
     if (!decoder && !open_next_file()) return;
+    if (loop && switch_immediately() && playlist.switch_due()) {
+      // A ready shot goes on air at the next frame instead of at the end of this play.
+      decoder.reset();
+      fill_sound_gap();
+      playlist.switch_now();
+      return;
+    }
     std::optional<see2ai::DecodedFrame> frame = decoder->next();
     if (!frame) {
       decoder.reset();
+      fill_sound_gap();
       if (!playlist.finish_file()) finish(GST_FLOW_EOS);
     } else if (timeline.past_stop(frame->kind == StreamKind::Video ? StreamTimeline::Stream::Video
                                                                    : StreamTimeline::Stream::Audio,
@@ -356,8 +618,16 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
       finish(GST_FLOW_FLUSHING);  // stopped while waiting for the job: not a failure
       return;
     }
+    if (sequence && playlist.skip_broken_shot()) {
+      // Another shot plays instead: this one's failure is a warning.
+      shot_messages.of(current_shot)
+          .post_shot_skipped(failure ? *failure : messages.local_error(error.what()), ERROR_SITE);
+      decoder.reset();
+      fill_sound_gap();
+      return;
+    }
     if (failure) {
-      messages.post_service_error(*failure, ERROR_SITE);
+      shot_messages.of(current_shot).post_service_error(*failure, ERROR_SITE);
     } else {
       messages.post_error(GST_STREAM_ERROR,
                           error.decode ? GST_STREAM_ERROR_DECODE : GST_STREAM_ERROR_DEMUX,
@@ -365,6 +635,11 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
     }
     finish(GST_FLOW_EOS);
   }
+}
+
+bool GstSee2aiVideoSrcPrivate::switch_immediately() {
+  std::lock_guard<std::mutex> guard(settings_lock);
+  return settings.shot_switch == ShotSwitch::Immediate;
 }
 
 // Any time once the clip's single file is being played, whole or still downloading; not live,
@@ -605,8 +880,8 @@ static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GV
   GstSee2aiVideoSrcPrivate *priv = GST_SEE2AI_VIDEO_SRC(object)->priv;
   switch (prop_id) {
     case PROP_TASK_ID: {
-      // The task this run follows; before a run, the one set to attach to.
-      std::string id = priv->messages.task_id();
+      // The task of the shot on air; before a run, the one set to attach to.
+      std::string id = priv->shot_messages.on_air().task_id();
       if (id.empty()) {
         std::lock_guard<std::mutex> guard(priv->settings_lock);
         id = priv->settings.task_id;
@@ -615,7 +890,7 @@ static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GV
       return;
     }
     case PROP_RESULT:
-      g_value_take_boxed(value, priv->messages.dup_result());
+      g_value_take_boxed(value, priv->shot_messages.on_air().dup_result());
       return;
     default:
       break;
@@ -623,6 +898,10 @@ static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GV
   std::lock_guard<std::mutex> guard(priv->settings_lock);
   if (!src_settings_get(priv->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static gboolean gst_see2ai_video_src_append_shot(GstSee2aiVideoSrc *self, GstStructure *fields) {
+  return fields && self->priv->append_shot(fields);
 }
 
 static void gst_see2ai_video_src_finalize(GObject *object) {
@@ -645,6 +924,23 @@ static void gst_see2ai_video_src_class_init(GstSee2aiVideoSrcClass *klass) {
   element_class->send_event = gst_see2ai_video_src_send_event;
 
   src_properties_install(gobject_class);
+  /**
+   * GstSee2aiVideoSrc::append-shot:
+   * @src: the element
+   * @shot: the shot: fields named as the request properties ("prompt", "duration",
+   *   "generate-audio", ...), plus "title" (string) and "continue" (boolean: the previous shot's
+   *   clip becomes a reference video); the properties give every field left out
+   *
+   * Adds a shot at the end of the sequence, in any state. A running element generates it ahead
+   * and plays it in its turn (live and looping: it goes on air once ready).
+   *
+   * Returns: %TRUE when accepted; %FALSE, with a warning naming the shot and the field, when
+   * refused (nothing is submitted for it)
+   */
+  g_signal_new_class_handler("append-shot", G_TYPE_FROM_CLASS(klass),
+                             static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                             G_CALLBACK(gst_see2ai_video_src_append_shot), nullptr, nullptr,
+                             nullptr, G_TYPE_BOOLEAN, 1, GST_TYPE_STRUCTURE);
   OutputPads::add_static_pad_templates(element_class);
   gst_element_class_set_static_metadata(
       element_class, "SEE2AI video generation source", "Source/Video/Audio",

@@ -14,7 +14,7 @@ using see2ai::TaskOutput;
 
 namespace {
 
-GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
+GstStructure *result_structure(const TaskOutput &output, bool from_cache, size_t shot) {
   GValue urls = G_VALUE_INIT;
   GValue warnings = G_VALUE_INIT;
   gst_value_array_init(&urls, output.result_urls.size());
@@ -31,7 +31,8 @@ GstStructure *result_structure(const TaskOutput &output, bool from_cache) {
       G_TYPE_INT64, output.provider_config_id.value_or(-1), "error-message", G_TYPE_STRING,
       output.error_message ? output.error_message->c_str() : nullptr, "from-cache", G_TYPE_BOOLEAN,
       from_cache, nullptr);
-  gst_structure_set(s, "service-state", G_TYPE_STRING, output.service_state().c_str(), nullptr);
+  gst_structure_set(s, "service-state", G_TYPE_STRING, output.service_state().c_str(), "shot",
+                    G_TYPE_UINT, static_cast<guint>(shot), nullptr);
   gst_structure_take_value(s, "result-urls", &urls);
   gst_structure_take_value(s, "warnings", &warnings);
   return s;
@@ -65,8 +66,8 @@ std::pair<GQuark, gint> gst_error_for(ErrorKind kind) {
 
 }  // namespace
 
-JobMessages::JobMessages(GstElement *element, see2ai::ClipPlaylist &playlist)
-    : element_(element), playlist_(playlist) {}
+JobMessages::JobMessages(GstElement *element, see2ai::ClipPlaylist &playlist, size_t shot)
+    : element_(element), playlist_(playlist), shot_(shot) {}
 
 JobMessages::~JobMessages() {
   if (result_) gst_structure_free(result_);
@@ -82,12 +83,7 @@ bool JobMessages::check_request(const SrcSettings &run) {
       return false;
     }
   }
-  if (run.client.api_key.empty()) {
-    post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
-               local_error("No API key: set the \"api-key\" property or SEE2AI_API_KEY"),
-               ERROR_SITE, "nothing was submitted");
-    return false;
-  }
+  if (!check_key(run)) return false;
   local_advice_.clear();
   for (const auto &advice : see2ai::advisories(run.request)) {
     // Each piece of advice starts with the request field it is about; here it names the property.
@@ -102,7 +98,16 @@ bool JobMessages::check_request(const SrcSettings &run) {
   return true;
 }
 
-void JobMessages::start(const std::string &task_id, bool resumable) {
+bool JobMessages::check_key(const SrcSettings &run) {
+  if (!run.client.api_key.empty()) return true;
+  post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+             local_error("No API key: set the \"api-key\" property or SEE2AI_API_KEY"), ERROR_SITE,
+             "nothing was submitted");
+  return false;
+}
+
+void JobMessages::start(const std::string &task_id, bool resumable, bool name_shot) {
+  name_shot_ = name_shot;
   from_cache_ = false;
   estimate_.reset();
   resumable_ = resumable;
@@ -113,21 +118,21 @@ void JobMessages::start(const std::string &task_id, bool resumable) {
   result_ = nullptr;
 }
 
-void JobMessages::run(see2ai::GenerationJob &job) {
-  try {
-    see2ai::JobResult result = job.run();
-    post_result(result.output, result.from_cache);
-    post_progress(GST_PROGRESS_TYPE_COMPLETE, "Clip ready");
-    playlist_.job_succeeded(result.files);
-  } catch (const ServiceError &error) {
-    const bool cancelled = error.kind == ErrorKind::Cancelled;
-    post_progress(cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
-                  cancelled ? "Cancelled" : error.what());
-    playlist_.job_failed(error);
-  } catch (const std::exception &error) {
-    post_progress(GST_PROGRESS_TYPE_ERROR, error.what());
-    playlist_.job_failed(ServiceError(ErrorKind::Failed, error.what()));
-  }
+void JobMessages::succeeded(const see2ai::JobResult &result) {
+  post_result(result.output, result.from_cache);
+  post_progress(GST_PROGRESS_TYPE_COMPLETE, shot_prefix() + "Clip ready");
+  playlist_.job_succeeded(result.files, shot_);
+}
+
+void JobMessages::failed(const ServiceError &error) {
+  const bool cancelled = error.kind == ErrorKind::Cancelled;
+  post_progress(cancelled ? GST_PROGRESS_TYPE_CANCELED : GST_PROGRESS_TYPE_ERROR,
+                shot_prefix() + (cancelled ? "Cancelled" : error.what()));
+  playlist_.job_failed(error, shot_);
+}
+
+std::string JobMessages::shot_prefix() const {
+  return name_shot_ ? "Shot " + std::to_string(shot_) + ": " : std::string();
 }
 
 std::string JobMessages::task_id() const {
@@ -148,17 +153,34 @@ ServiceError JobMessages::local_error(const std::string &text) const {
 void JobMessages::post_error(GQuark domain, gint code, const ServiceError &error,
                              const ErrorSite &site, const char *debug,
                              std::optional<GstFlowReturn> flow) {
+  post_message(GST_MESSAGE_ERROR, domain, code, error, site, debug, flow);
+}
+
+void JobMessages::post_shot_skipped(const ServiceError &error, const ErrorSite &site) {
+  const auto [domain, code] = gst_error_for(error.kind);
+  const ServiceError skipped(error.kind,
+                             "Shot " + std::to_string(shot_) + " skipped: " + error.what(),
+                             error.http_status, error.task_id, error.state, error.service_message);
+  post_message(GST_MESSAGE_WARNING, domain, code, skipped, site,
+               "the stream goes on with another shot", std::nullopt);
+}
+
+void JobMessages::post_message(GstMessageType type, GQuark domain, gint code,
+                               const ServiceError &error, const ErrorSite &site, const char *debug,
+                               std::optional<GstFlowReturn> flow) {
   GstStructure *details = gst_structure_new(
       "details", "http-status-code", G_TYPE_UINT, static_cast<guint>(error.http_status), "task-id",
       G_TYPE_STRING, error.task_id.c_str(), "state", G_TYPE_STRING, error.state.c_str(),
       "service-message", G_TYPE_STRING, error.service_message.c_str(), nullptr);
   if (flow)
     gst_structure_set(details, "flow-return", G_TYPE_INT, static_cast<gint>(*flow), nullptr);
-  GST_WARNING_OBJECT(element_, "error: %s%s%s", error.what(), debug ? " / " : "",
-                     debug ? debug : "");
-  gst_element_message_full_with_details(element_, GST_MESSAGE_ERROR, domain, code,
-                                        g_strdup(error.what()), g_strdup(debug), site.file,
-                                        site.function, site.line, details);
+  if (name_shot_)
+    gst_structure_set(details, "shot", G_TYPE_UINT, static_cast<guint>(shot_), nullptr);
+  GST_WARNING_OBJECT(element_, "%s: %s%s%s", type == GST_MESSAGE_ERROR ? "error" : "warning",
+                     error.what(), debug ? " / " : "", debug ? debug : "");
+  gst_element_message_full_with_details(element_, type, domain, code, g_strdup(error.what()),
+                                        g_strdup(debug), site.file, site.function, site.line,
+                                        details);
 }
 
 void JobMessages::post_service_error(const ServiceError &error, const ErrorSite &site) {
@@ -184,8 +206,11 @@ void JobMessages::post_stopped_before_clip(const ErrorSite &site) {
 
 void JobMessages::post_progress(GstProgressType type, const std::string &text,
                                 std::optional<int> percent) {
+  // Shots generate side by side: each has its own progress code, so each START has its end.
+  const std::string code =
+      name_shot_ ? "generate-shot-" + std::to_string(shot_) : std::string("generate");
   GstMessage *message =
-      gst_message_new_progress(GST_OBJECT(element_), type, "generate", text.c_str());
+      gst_message_new_progress(GST_OBJECT(element_), type, code.c_str(), text.c_str());
   if (percent)
     gst_structure_set(gst_message_writable_structure(message), "percent", G_TYPE_INT, *percent,
                       nullptr);
@@ -194,7 +219,7 @@ void JobMessages::post_progress(GstProgressType type, const std::string &text,
 
 void JobMessages::on_submitting() {
   GST_INFO_OBJECT(element_, "submitting the generation request");
-  post_progress(GST_PROGRESS_TYPE_START, "Submitting the generation request");
+  post_progress(GST_PROGRESS_TYPE_START, shot_prefix() + "Submitting the generation request");
 }
 
 void JobMessages::on_task_id(const std::string &task_id, bool resumed) {
@@ -217,8 +242,8 @@ void JobMessages::on_state(const TaskOutput &output, int64_t elapsed_ms) {
   }
   // Success lists every result file before the first download starts.
   if (output.state == see2ai::TaskState::Succeeded)
-    playlist_.set_file_count(output.result_urls.size());
-  GstStructure *answer = result_structure(output, from_cache_);
+    playlist_.set_file_count(output.result_urls.size(), shot_);
+  GstStructure *answer = result_structure(output, from_cache_, shot_);
   set_result(answer);
   gst_structure_free(answer);
   // The estimate of this very answer (on_estimate came first), or the end of an estimated task.
@@ -233,8 +258,8 @@ void JobMessages::on_state(const TaskOutput &output, int64_t elapsed_ms) {
     remaining_ms = 0;
     fraction = 1;
   }
-  gchar *text = g_strdup_printf("Task %s: %s (%.1f s%s)", output.task_id.c_str(), state,
-                                elapsed_ms / 1000.0, about.c_str());
+  gchar *text = g_strdup_printf("%sTask %s: %s (%.1f s%s)", shot_prefix().c_str(),
+                                output.task_id.c_str(), state, elapsed_ms / 1000.0, about.c_str());
   post_progress(
       GST_PROGRESS_TYPE_CONTINUE, text,
       fraction >= 0 ? std::optional<int>(static_cast<int>(fraction * 100)) : std::nullopt);
@@ -243,12 +268,13 @@ void JobMessages::on_state(const TaskOutput &output, int64_t elapsed_ms) {
       element_,
       gst_message_new_element(
           GST_OBJECT(element_),
-          gst_structure_new(
-              "see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(), "state",
-              G_TYPE_STRING, state, "service-state", G_TYPE_STRING, service_state.c_str(),
-              "elapsed-ms", G_TYPE_INT64, static_cast<gint64>(elapsed_ms), "from-cache",
-              G_TYPE_BOOLEAN, static_cast<gboolean>(from_cache_), "estimated-remaining-ms",
-              G_TYPE_INT64, remaining_ms, "estimated-fraction", G_TYPE_DOUBLE, fraction, nullptr)));
+          gst_structure_new("see2ai-task", "task-id", G_TYPE_STRING, output.task_id.c_str(),
+                            "state", G_TYPE_STRING, state, "service-state", G_TYPE_STRING,
+                            service_state.c_str(), "elapsed-ms", G_TYPE_INT64,
+                            static_cast<gint64>(elapsed_ms), "from-cache", G_TYPE_BOOLEAN,
+                            static_cast<gboolean>(from_cache_), "estimated-remaining-ms",
+                            G_TYPE_INT64, remaining_ms, "estimated-fraction", G_TYPE_DOUBLE,
+                            fraction, "shot", G_TYPE_UINT, static_cast<guint>(shot_), nullptr)));
 }
 
 // Between state changes the estimate moves on in progress messages; a changed state is posted by
@@ -259,9 +285,9 @@ void JobMessages::on_estimate(const TaskOutput &output, const see2ai::TimeEstima
     std::lock_guard<std::mutex> guard(lock_);
     if (state_ != output.service_state()) return;
   }
-  gchar *text = g_strdup_printf("Task %s: %s (%.1f s, %s)", output.task_id.c_str(),
-                                see2ai::state_name(output.state), estimate.elapsed_ms / 1000.0,
-                                see2ai::describe(estimate).c_str());
+  gchar *text = g_strdup_printf("%sTask %s: %s (%.1f s, %s)", shot_prefix().c_str(),
+                                output.task_id.c_str(), see2ai::state_name(output.state),
+                                estimate.elapsed_ms / 1000.0, see2ai::describe(estimate).c_str());
   post_progress(GST_PROGRESS_TYPE_CONTINUE, text, static_cast<int>(estimate.fraction * 100));
   g_free(text);
 }
@@ -290,7 +316,7 @@ void JobMessages::on_warning(const std::string &message) {
 
 void JobMessages::on_download_started(size_t index, std::shared_ptr<see2ai::GrowingFile> file) {
   GST_INFO_OBJECT(element_, "download %zu started: %s", index, file->path().c_str());
-  playlist_.file_started(index, std::move(file));
+  playlist_.file_started(index, std::move(file), shot_);
 }
 
 // The `result` property follows the task: each state change, then the final output.
@@ -304,7 +330,7 @@ void JobMessages::set_result(const GstStructure *s) {
 }
 
 void JobMessages::post_result(const TaskOutput &output, bool cached) {
-  GstStructure *s = result_structure(output, cached);
+  GstStructure *s = result_structure(output, cached, shot_);
   set_result(s);
   GST_INFO_OBJECT(element_, "task %s done: %" G_GINT64_FORMAT " tokens%s", output.task_id.c_str(),
                   output.total_tokens, cached ? " (from the cache, nothing spent)" : "");

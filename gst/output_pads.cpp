@@ -274,6 +274,37 @@ GstBuffer *OutputPads::truncate_audio(GstBuffer *buffer, guint64 samples) const 
   return gst_audio_buffer_truncate(buffer, GST_AUDIO_INFO_BPF(&audio_format_.info), 0, samples);
 }
 
+GstBuffer *OutputPads::silence(guint64 samples) const {
+  const GstAudioInfo *info = &audio_format_.info;
+  const gsize size = samples * static_cast<gsize>(GST_AUDIO_INFO_BPF(info));
+  GstBuffer *buffer = gst_buffer_new_allocate(nullptr, size, nullptr);
+  GstMapInfo map;
+  if (size > 0 && gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
+    gst_audio_format_info_fill_silence(info->finfo, map.data, map.size);
+    gst_buffer_unmap(buffer, &map);
+  }
+  return buffer;
+}
+
+// A global table with one edition of chapters, as a demuxer of a file with chapters sends it;
+// matroskamux writes it as the file's chapters.
+void OutputPads::push_toc(const std::vector<see2ai::Chapter> &chapters, bool update) {
+  GstToc *toc = gst_toc_new(GST_TOC_SCOPE_GLOBAL);
+  GstTocEntry *edition = gst_toc_entry_new(GST_TOC_ENTRY_TYPE_EDITION, "shots");
+  for (size_t i = 0; i < chapters.size(); ++i) {
+    const std::string uid = "shot-" + std::to_string(i);
+    GstTocEntry *chapter = gst_toc_entry_new(GST_TOC_ENTRY_TYPE_CHAPTER, uid.c_str());
+    gst_toc_entry_set_start_stop_times(chapter, static_cast<gint64>(chapters[i].start_ns),
+                                       static_cast<gint64>(chapters[i].stop_ns));
+    gst_toc_entry_set_tags(chapter,
+                           gst_tag_list_new(GST_TAG_TITLE, chapters[i].title.c_str(), nullptr));
+    gst_toc_entry_append_sub_entry(edition, chapter);
+  }
+  gst_toc_append_entry(toc, edition);
+  push_event(gst_event_new_toc(toc, update));
+  gst_toc_unref(toc);
+}
+
 GstFlowReturn OutputPads::push(StreamKind kind, GstBuffer *buffer) {
   return queues_.push(pad_of(kind).queue, GST_MINI_OBJECT_CAST(buffer));
 }

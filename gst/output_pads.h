@@ -15,8 +15,11 @@
 #include <mutex>
 #include <string>
 
+#include <vector>
+
 #include "clip_decoder.h"
 #include "pad_queues.h"
+#include "shot_chapters.h"
 
 class OutputPads {
  public:
@@ -59,6 +62,8 @@ class OutputPads {
   // The frame as a buffer of its pad (new caps first when its format changed), or nullptr when
   // its stream has no pad. Throws MediaError when it does not match its caps.
   GstBuffer *buffer_for(const see2ai::DecodedFrame &frame);
+  // `samples` of silence in the audio pad's format.
+  GstBuffer *silence(guint64 samples) const;
   // Keeps the first `samples` of an audio buffer (takes it).
   GstBuffer *truncate_audio(GstBuffer *buffer, guint64 samples) const;
   int audio_rate() const { return GST_AUDIO_INFO_RATE(&audio_format_.info); }
@@ -66,6 +71,9 @@ class OutputPads {
   // Queues a buffer for its pad's task, waiting while the pad is far enough ahead. Returns the
   // combined flow of all pads: anything but OK ends decoding.
   GstFlowReturn push(see2ai::StreamKind kind, GstBuffer *buffer);
+  // A table of contents, one chapter per entry, to every pad (in order with the buffers).
+  // `update`: it replaces one sent before.
+  void push_toc(const std::vector<see2ai::Chapter> &chapters, bool update);
   // To every pad: serialized events in order with the buffers, others at once (takes `event`).
   void push_event(GstEvent *event);
 

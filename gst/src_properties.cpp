@@ -140,6 +140,32 @@ GType cache_mode_get_type() {
   return type;
 }
 
+GType shot_switch_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(ShotSwitch::LoopEnd), "At the end of the current shot's play", "loop-end"},
+      {static_cast<gint>(ShotSwitch::Immediate), "At once, at the next frame", "immediate"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstSee2aiShotSwitch", values));
+  return type;
+}
+
+GType shot_failure_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(ShotFailure::Auto), "skip when live, error otherwise", "auto"},
+      {static_cast<gint>(ShotFailure::Skip),
+       "A warning; the stream goes on with another shot (an error only if none was ever on air)",
+       "skip"},
+      {static_cast<gint>(ShotFailure::Error), "An error when the failed shot's turn comes",
+       "error"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstSee2aiShotFailure", values));
+  return type;
+}
+
 template <size_t N>
 int index_of(const char *const (&table)[N], const std::string &value) {
   for (size_t i = 0; i < N; ++i)
@@ -180,6 +206,10 @@ std::string property_name_for_field(const std::string &field) {
 
 GParamSpec *src_property(SrcProperty id) {
   return properties[id];
+}
+
+bool src_property_is_request_field(guint id) {
+  return id >= PROP_MODEL && id <= PROP_SYNC;
 }
 
 bool src_settings_set(SrcSettings &s, guint id, const GValue *value) {
@@ -265,6 +295,18 @@ bool src_settings_set(SrcSettings &s, guint id, const GValue *value) {
     case PROP_LOOP:
       s.loop = g_value_get_boolean(value);
       break;
+    case PROP_SHOTS:
+      s.shots_path = string_or("");
+      break;
+    case PROP_MAX_PARALLEL:
+      s.max_parallel = g_value_get_uint(value);
+      break;
+    case PROP_SHOT_SWITCH:
+      s.shot_switch = static_cast<ShotSwitch>(g_value_get_enum(value));
+      break;
+    case PROP_SHOT_FAILURE:
+      s.shot_failure = static_cast<ShotFailure>(g_value_get_enum(value));
+      break;
     default:
       return false;
   }
@@ -339,6 +381,18 @@ bool src_settings_get(const SrcSettings &s, guint id, GValue *value) {
       break;
     case PROP_LOOP:
       g_value_set_boolean(value, s.loop);
+      break;
+    case PROP_SHOTS:
+      g_value_set_string(value, s.shots_path.empty() ? nullptr : s.shots_path.c_str());
+      break;
+    case PROP_MAX_PARALLEL:
+      g_value_set_uint(value, s.max_parallel);
+      break;
+    case PROP_SHOT_SWITCH:
+      g_value_set_enum(value, static_cast<gint>(s.shot_switch));
+      break;
+    case PROP_SHOT_FAILURE:
+      g_value_set_enum(value, static_cast<gint>(s.shot_failure));
       break;
     default:
       return false;
@@ -427,6 +481,27 @@ void src_properties_install(GObjectClass *klass) {
   properties[PROP_LOOP] = g_param_spec_boolean(
       "loop", "Loop", "Start the clip again at its end, forever, with continuous timestamps", FALSE,
       rw);
+  properties[PROP_SHOTS] = g_param_spec_string(
+      "shots", "Shots",
+      "A storyboard: a JSON file holding an array of shots, each an object of the service's "
+      "request fields (the request properties are the defaults) with optional \"play\" options "
+      "(\"title\", \"continue\"); played as one stream. NULL: the request properties are the "
+      "one shot",
+      nullptr, rw);
+  properties[PROP_MAX_PARALLEL] = g_param_spec_uint(
+      "max-parallel", "Maximum parallel shots",
+      "How many shots are generated at the same time, ahead of playback, in order", 1, 16, 2, rw);
+  properties[PROP_SHOT_SWITCH] = g_param_spec_enum(
+      "shot-switch", "Shot switch",
+      "Looping (loop=true): when the stream leaves the current shot once the next one is ready",
+      shot_switch_get_type(), static_cast<gint>(ShotSwitch::LoopEnd),
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                               GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_SHOT_FAILURE] = g_param_spec_enum(
+      "shot-failure", "Shot failure",
+      "What a failed shot does: skip (a warning, the stream goes on with another shot), error, "
+      "or auto (skip when is-live, error otherwise)",
+      shot_failure_get_type(), static_cast<gint>(ShotFailure::Auto), rw);
   properties[PROP_RESULT] = g_param_spec_boxed(
       "result", "Result",
       "Every output field of this run's task (state, tokens, cost, model, URLs, error "
@@ -439,4 +514,6 @@ void src_properties_install(GObjectClass *klass) {
   gst_type_mark_as_plugin_api(resolution_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(aspect_ratio_get_type(), static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(cache_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(shot_switch_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(shot_failure_get_type(), static_cast<GstPluginAPIFlags>(0));
 }

@@ -6,10 +6,18 @@
 #include <gst/gst.h>
 
 #include <string>
+#include <vector>
 
 #include "client_config.h"
 #include "generation_job.h"
 #include "generation_request.h"
+#include "storyboard.h"
+
+// When a looping live stream leaves its shot for the next ready one.
+enum class ShotSwitch { LoopEnd, Immediate };
+// What a failed shot does: auto is skip when live (the channel never goes black) and error
+// otherwise (a file or an edit missing a shot is a different film).
+enum class ShotFailure { Auto, Skip, Error };
 
 enum SrcProperty : guint {
   PROP_0,
@@ -47,6 +55,10 @@ enum SrcProperty : guint {
   PROP_CACHE_MAX_SIZE,
   PROP_IS_LIVE,
   PROP_LOOP,
+  PROP_SHOTS,
+  PROP_MAX_PARALLEL,
+  PROP_SHOT_SWITCH,
+  PROP_SHOT_FAILURE,
   PROP_RESULT,
   N_PROPERTIES
 };
@@ -62,6 +74,13 @@ struct SrcSettings {
   uint64_t cache_max_size = 0;  // bytes; 0: unbounded
   bool is_live = false;
   bool loop = false;
+  std::string shots_path;  // a storyboard file; empty: the request properties are the one shot
+  unsigned max_parallel = 2;
+  ShotSwitch shot_switch = ShotSwitch::LoopEnd;
+  ShotFailure shot_failure = ShotFailure::Auto;
+  // Shots appended with the append-shot signal, in order: every run plays them after the
+  // storyboard's (or the properties') shots.
+  std::vector<see2ai::Shot> appended;
 };
 
 // Installs every property on the element class (and marks the enum types as plugin API).
@@ -72,6 +91,9 @@ GParamSpec *src_property(SrcProperty id);
 // `id` is not such a property.
 bool src_settings_set(SrcSettings &settings, guint id, const GValue *value);
 bool src_settings_get(const SrcSettings &settings, guint id, GValue *value);
+
+// True for a property that sets a field of the request (a shot's field in append-shot).
+bool src_property_is_request_field(guint id);
 
 // The property that sets a request field of the wire ("video_urls" -> "video-urls").
 std::string property_name_for_field(const std::string &field);

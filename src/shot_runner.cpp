@@ -45,13 +45,21 @@ void ShotRunner::start() {
   for (size_t i = 0; i < settings_.max_parallel; ++i) workers_.emplace_back([this] { work(); });
 }
 
-void ShotRunner::stop() {
-  std::vector<std::thread> workers;
+void ShotRunner::cancel() {
   {
     std::lock_guard<std::mutex> guard(mutex_);
     stopping_ = true;
     for (auto &slot : slots_)
       if (slot->job) slot->job->cancel();
+  }
+  cond_.notify_all();
+}
+
+void ShotRunner::stop() {
+  cancel();
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
     workers.swap(workers_);
   }
   cond_.notify_all();

@@ -57,6 +57,8 @@ class ShotRunner {
   Shot shot(size_t index) const;
   // Starts generating (the shots added so far and any added later).
   void start();
+  // Cancels every job and starts no more, without waiting for the threads. Any thread.
+  void cancel();
   // Cancels every job and joins the threads. Idempotent; the Listener is not called afterwards.
   void stop();
 

@@ -14,8 +14,8 @@ uint64_t non_negative(int64_t ns) {
 
 }  // namespace
 
-void StreamTimeline::start(bool loop) {
-  loop_ = loop;
+void StreamTimeline::start(bool trim_sound) {
+  loop_ = trim_sound;
   offset_ = video_end_ = audio_end_ = 0;
   picture_end_ = stop_ = live_base_ = kNone;
   video_past_stop_ = audio_past_stop_ = false;
@@ -57,6 +57,14 @@ StreamTimeline::Placement StreamTimeline::place(Stream stream, int64_t pts_ns, i
   end = std::max(end, placement.pts + placement.duration);
   position_ = std::max(video_end_, audio_end_);
   return placement;
+}
+
+std::optional<StreamTimeline::Gap> StreamTimeline::take_sound_gap() {
+  if (audio_end_ >= video_end_) return std::nullopt;
+  Gap gap{audio_end_, video_end_ - audio_end_};
+  audio_end_ = video_end_;
+  position_ = std::max(video_end_, audio_end_);
+  return gap;
 }
 
 void StreamTimeline::seek(uint64_t start_ns) {

@@ -29,8 +29,9 @@ class StreamTimeline {
     std::optional<uint64_t> keep_samples;
   };
 
-  // A new run. `loop`: each play's sound is trimmed to its picture.
-  void start(bool loop);
+  // A new run. `trim_sound`: the sound of each play (a loop's, a shot's) is trimmed to its
+  // picture.
+  void start(bool trim_sound);
 
   // A result file (or the next loop) starts playing: its frames follow the later of the two
   // streams' ends, so both stay in step. `picture_ns`: the length of the file's picture track
@@ -57,6 +58,15 @@ class StreamTimeline {
   bool past_stop(Stream stream, int64_t pts_ns);
   // Every stream that plays (`video`, `audio`: which ones do) has passed the stop.
   bool all_past_stop(bool video, bool audio) const;
+
+  // Sound missing under the picture so far (a shot without sound among shots with sound, or sound
+  // shorter than its picture): from the end of the sound to the end of the picture, in stream
+  // time. Counted as filled (with silence) once taken.
+  struct Gap {
+    uint64_t pts = 0;
+    uint64_t duration = 0;
+  };
+  std::optional<Gap> take_sound_gap();
 
   // End of the latest frame placed, in stream time.
   uint64_t position() const { return position_; }

@@ -209,6 +209,25 @@ bool PipelineRun::wait_for_element_message(const std::string &name, double timeo
   return seen() || pump(timeout_s, [&](GstMessage *) { return seen(); });
 }
 
+bool PipelineRun::wait_for(const std::function<bool()> &done, double timeout_s) {
+  // Checked every 20 ms too: what it waits for (buffers at a sink) may come without a message.
+  GstBus *bus_ = gst_element_get_bus(pipeline_);
+  const gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
+  bool reached = done();
+  while (!reached && g_get_monotonic_time() < deadline) {
+    GstMessage *msg = gst_bus_timed_pop(bus_, 20 * GST_MSECOND);
+    bool over = false;
+    if (msg) {
+      over = handle(msg);
+      gst_message_unref(msg);
+    }
+    reached = done();
+    if (over) break;
+  }
+  gst_object_unref(bus_);
+  return reached;
+}
+
 void PipelineRun::play_to_end(double timeout_s) {
   // A state change that fails leaves its error on the bus: it is collected below.
   gst_element_set_state(pipeline_, GST_STATE_PLAYING);

@@ -57,6 +57,9 @@ class PipelineRun {
   // Handles bus messages until an element message with this structure name has come (true) or
   // the run is over or `timeout_s` passes (false).
   bool wait_for_element_message(const std::string &name, double timeout_s = 60);
+  // Handles bus messages until `done` holds (true), the run is over or `timeout_s` passes
+  // (false).
+  bool wait_for(const std::function<bool()> &done, double timeout_s = 60);
   void stop_after(const std::string &sink_name, size_t buffers);
   const SinkRecord &sink(const std::string &name) const;
   BusRecord bus;

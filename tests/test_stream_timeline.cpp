@@ -187,3 +187,29 @@ TEST(StreamTimeline, TheLiveBaseIsFixedOncePerRun) {
 }
 
 }  // namespace
+
+namespace {
+
+constexpr int64_t kSecondNs = 1000000000;
+
+TEST(StreamTimeline, ASoundGapUnderThePictureIsTakenOnceForSilence) {
+  see2ai::StreamTimeline timeline;
+  timeline.start(true);
+  timeline.start_file(2 * kSecondNs);
+  timeline.place(see2ai::StreamTimeline::Stream::Video, 0, 2 * kSecondNs);
+  std::optional<see2ai::StreamTimeline::Gap> gap = timeline.take_sound_gap();
+  ASSERT_TRUE(gap.has_value()) << "a file without sound";
+  EXPECT_EQ(gap->pts, 0u);
+  EXPECT_EQ(gap->duration, static_cast<uint64_t>(2 * kSecondNs));
+  EXPECT_FALSE(timeline.take_sound_gap().has_value()) << "filled";
+  timeline.start_file(kSecondNs);
+  EXPECT_EQ(timeline.file_offset(), static_cast<uint64_t>(2 * kSecondNs));
+  timeline.place(see2ai::StreamTimeline::Stream::Video, 0, kSecondNs);
+  timeline.place(see2ai::StreamTimeline::Stream::Audio, 0, kSecondNs / 2, 48000);
+  gap = timeline.take_sound_gap();
+  ASSERT_TRUE(gap.has_value()) << "sound shorter than its picture";
+  EXPECT_EQ(gap->pts, static_cast<uint64_t>(2 * kSecondNs + kSecondNs / 2));
+  EXPECT_EQ(gap->duration, static_cast<uint64_t>(kSecondNs / 2));
+}
+
+}  // namespace
