@@ -21,6 +21,7 @@
 #include "gstsee2aivideosrc.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -108,11 +109,23 @@ struct GstSee2aiVideoSrcPrivate {
   // A seek accepted but not yet made: the decoding task moves the decoder, since the bytes it
   // needs may still be downloading (the seeking thread does not wait for them).
   std::optional<GstSeekFlags> pending_seek;
+  // A seek across a sequence lands in this shot's file, which starts at `offset` in stream time.
+  struct ShotSeek {
+    size_t shot = 0;
+    uint64_t offset = 0;
+    int64_t length = -1;
+    std::shared_ptr<see2ai::GrowingFile> file;
+  };
+  std::optional<ShotSeek> pending_shot_seek;
   // A seek is interrupting the decoder's reads: the error that makes is not a failure.
   std::atomic<bool> seeking{false};
   // The seqnum of the last seek accepted: a pipeline sends its seek through every sink, so the
   // same seek comes up each pad; it is served once, as a demuxer does.
   std::atomic<guint32> last_seek_seqnum{GST_SEQNUM_INVALID};
+
+  // The length of each whole shot file asked about this run (reading a file's index for every
+  // duration query would cost a demuxer open each time).
+  std::map<const see2ai::GrowingFile *, int64_t> shot_lengths;  // run_lock
 
   std::atomic<bool> live{false};  // read by queries on other threads
   std::atomic<bool> loop{false};
@@ -134,6 +147,9 @@ struct GstSee2aiVideoSrcPrivate {
   bool handle_seek(GstEvent *event);
   bool seekable();
   gint64 duration();
+  // The lengths of the ready shots of a sequence from the first on (see
+  // ClipPlaylist::ready_shot_files), with their files.
+  std::vector<std::pair<std::shared_ptr<see2ai::GrowingFile>, int64_t>> ready_shots();
 
  private:
   const char *seek_refusal(GstFormat format, gdouble rate);
@@ -186,15 +202,18 @@ bool GstSee2aiVideoSrcPrivate::start() {
   live = run.is_live;
   loop = run.loop;
   sequence = shots->size() > 1 || !run.shots_path.empty();
+  // A live loop is a channel: shots may be appended while it plays (with the element's request
+  // as their defaults), so its pads stay as they are too.
+  const bool channel = run.is_live && run.loop;
   keep_audio_pad = false;
-  for (const auto &shot : *shots) keep_audio_pad |= sequence && shot.request.generate_audio;
-  // A live channel's appended shots take the element's request as their defaults.
-  keep_audio_pad |= sequence && run.is_live && run.request.generate_audio;
+  for (const auto &shot : *shots)
+    keep_audio_pad |= (sequence || channel) && shot.request.generate_audio;
+  keep_audio_pad |= channel && run.request.generate_audio;
   sound_format.reset();
   current_shot = 0;
   announce_shot.reset();
   messages.start(run.task_id, resumable, sequence);
-  shot_messages.start(resumable, sequence);
+  shot_messages.start(resumable);
   const ShotFailure failure = run.shot_failure == ShotFailure::Auto
                                   ? (run.is_live ? ShotFailure::Skip : ShotFailure::Error)
                                   : run.shot_failure;
@@ -213,6 +232,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
     std::lock_guard<std::mutex> guard(run_lock);
     runner = std::make_unique<see2ai::ShotRunner>(runner_settings, shot_messages);
     chapters.clear();
+    shot_lengths.clear();
     for (auto &shot : *shots) {
       const size_t index = playlist.add_shot();
       chapters.plan(index, see2ai::shot_title(shot, index),
@@ -234,6 +254,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
   need_segment = false;
   segment_seqnum = gst_util_seqnum_next();
   pending_seek.reset();
+  pending_shot_seek.reset();
   seeking = false;
   last_seek_seqnum = GST_SEQNUM_INVALID;
   runner->start();
@@ -645,7 +666,36 @@ bool GstSee2aiVideoSrcPrivate::switch_immediately() {
 // Any time once the clip's single file is being played, whole or still downloading; not live,
 // not looping.
 bool GstSee2aiVideoSrcPrivate::seekable() {
-  return !live && !loop && playlist.seekable_file() != nullptr;
+  if (live || loop) return false;
+  return sequence ? !playlist.ready_shot_files().empty() : playlist.seekable_file() != nullptr;
+}
+
+std::vector<std::pair<std::shared_ptr<see2ai::GrowingFile>, int64_t>>
+GstSee2aiVideoSrcPrivate::ready_shots() {
+  std::vector<std::pair<std::shared_ptr<see2ai::GrowingFile>, int64_t>> shots;
+  for (auto &file : playlist.ready_shot_files()) {
+    int64_t length = -1;
+    {
+      std::lock_guard<std::mutex> guard(run_lock);
+      auto known = shot_lengths.find(file.get());
+      if (known != shot_lengths.end()) length = known->second;
+    }
+    if (length < 0) {
+      try {
+        const see2ai::ClipInfo info = ClipDecoder(file, 1).info();
+        length =
+            info.video && info.video->duration_ns > 0 ? info.video->duration_ns : info.duration_ns;
+      } catch (const MediaError &error) {
+        GST_DEBUG_OBJECT(src, "a shot's length cannot be read: %s", error.what());
+        break;
+      }
+      if (length <= 0) break;
+      std::lock_guard<std::mutex> guard(run_lock);
+      shot_lengths[file.get()] = length;
+    }
+    shots.emplace_back(std::move(file), length);
+  }
+  return shots;
 }
 
 // Why a seek cannot be served, or nullptr when it can.
@@ -654,6 +704,10 @@ const char *GstSee2aiVideoSrcPrivate::seek_refusal(GstFormat format, gdouble rat
   if (rate != 1.0) return "only a rate of 1.0 is supported";
   if (live) return "a live source (is-live=true) cannot seek";
   if (loop) return "a looping clip (loop=true) cannot seek";
+  if (sequence) {
+    if (playlist.ready_shot_files().empty()) return "no shot is on disk yet";
+    return nullptr;
+  }
   if (!playlist.seekable_file())
     return "there is nothing to seek in yet, or the task has several result files, which play as "
            "one stream";
@@ -663,6 +717,15 @@ const char *GstSee2aiVideoSrcPrivate::seek_refusal(GstFormat format, gdouble rat
 // The clip's length; for a fragmented MP4 opened while it downloaded (its first fragment was all
 // that was known then), learnt from the whole file once it is on disk.
 gint64 GstSee2aiVideoSrcPrivate::duration() {
+  if (sequence) {
+    // Known once every shot is on disk: the sum of their lengths.
+    if (live || loop) return -1;
+    const auto shots = ready_shots();
+    if (shots.empty() || shots.size() != playlist.shot_count()) return -1;
+    gint64 total = 0;
+    for (const auto &shot : shots) total += shot.second;
+    return total;
+  }
   gint64 known = timeline.clip_duration();
   if (known >= 0 || live || loop) return known;
   std::shared_ptr<see2ai::GrowingFile> file = playlist.seekable_file();
@@ -681,6 +744,23 @@ gint64 GstSee2aiVideoSrcPrivate::duration() {
 // when it was played to its end). Waits for bytes still downloading; a later seek or a stop
 // interrupts the wait.
 void GstSee2aiVideoSrcPrivate::move_decoder(GstSeekFlags flags) {
+  if (pending_shot_seek) {
+    const ShotSeek target = *pending_shot_seek;
+    pending_shot_seek.reset();
+    playlist.seek_to_shot(target.shot);
+    decoder = std::make_unique<ClipDecoder>(target.file);
+    current_shot = target.shot;
+    announce_shot = target.shot;
+    const auto in_file = static_cast<int64_t>(segment.start - target.offset);
+    if ((flags & GST_SEEK_FLAG_KEY_UNIT) && !(flags & GST_SEEK_FLAG_ACCURATE)) {
+      const auto key = static_cast<GstClockTime>(decoder->seek_to_key_frame(in_file));
+      segment.start = segment.time = segment.position = target.offset + key;
+    } else {
+      decoder->seek(in_file, flags & GST_SEEK_FLAG_ACCURATE);
+    }
+    timeline.seek_in_file(target.offset, segment.start, target.length);
+    return;
+  }
   if (!decoder) {
     playlist.rewind();
     std::shared_ptr<see2ai::GrowingFile> file = playlist.seekable_file();
@@ -720,6 +800,30 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
     GST_DEBUG_OBJECT(src, "seek %u already served (it came up another pad)", seqnum);
     return true;
   }
+  std::optional<ShotSeek> shot_seek;
+  if (sequence) {
+    // The shot the seek lands in: every shot up to it must be on disk.
+    const guint64 target =
+        start_type == GST_SEEK_TYPE_SET && start > 0 ? static_cast<guint64>(start) : 0;
+    uint64_t offset = 0;
+    size_t index = 0;
+    for (auto &shot : ready_shots()) {
+      const auto length = static_cast<uint64_t>(shot.second);
+      if (target < offset + length) {
+        shot_seek = ShotSeek{index, offset, shot.second, std::move(shot.first)};
+        break;
+      }
+      offset += length;
+      ++index;
+    }
+    if (!shot_seek) {
+      GST_ELEMENT_WARNING(src, CORE, SEEK,
+                          ("Cannot seek: the shots up to %" GST_TIME_FORMAT " are not on disk yet",
+                           GST_TIME_ARGS(target)),
+                          (nullptr));
+      return false;
+    }
+  }
   if (flush) pads.flush_start(seqnum);
   // The decoding task may be waiting for bytes of the file: it returns, and the seek takes its
   // lock.
@@ -734,7 +838,12 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
   segment.position = segment.start;
   segment.time = segment.start;
   timeline.set_stop(GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : StreamTimeline::kNone);
-  timeline.seek(segment.start);
+  if (shot_seek) {
+    pending_shot_seek = shot_seek;
+    decoder.reset();
+  } else {
+    timeline.seek(segment.start);
+  }
   pending_seek = flags;
   if (flush) pads.flush_stop(seqnum);
   segment_seqnum = seqnum;

@@ -6,11 +6,10 @@ GST_DEBUG_CATEGORY_EXTERN(gst_see2ai_video_src_debug);
 ShotMessages::ShotMessages(GstElement *element, see2ai::ClipPlaylist &playlist, JobMessages &first)
     : element_(element), playlist_(playlist), first_(first) {}
 
-void ShotMessages::start(bool resumable, bool name_shots) {
+void ShotMessages::start(bool resumable) {
   std::lock_guard<std::mutex> guard(lock_);
   later_.clear();
   resumable_ = resumable;
-  name_shots_ = name_shots;
   on_air_ = 0;
 }
 
@@ -27,7 +26,8 @@ JobMessages &ShotMessages::of(size_t index) {
   std::unique_ptr<JobMessages> &messages = later_[index - 1];
   if (!messages) {
     messages = std::make_unique<JobMessages>(element_, playlist_, index);
-    messages->start("", resumable_, name_shots_);
+    // A shot after the first always says which it is: it runs beside others.
+    messages->start("", resumable_, true);
   }
   return *messages;
 }

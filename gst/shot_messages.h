@@ -20,8 +20,8 @@ class ShotMessages : public see2ai::ShotRunner::Listener {
   ShotMessages(GstElement *element, see2ai::ClipPlaylist &playlist, JobMessages &first);
 
   // A new run: shots after the first get new JobMessages; shot 0 is on air until another is.
-  // `resumable` and `name_shots` as in JobMessages::start.
-  void start(bool resumable, bool name_shots);
+  // `resumable` as in JobMessages::start.
+  void start(bool resumable);
   // Drops the JobMessages of the last run's later shots (once its jobs are over).
   void clear();
 
@@ -45,6 +45,5 @@ class ShotMessages : public see2ai::ShotRunner::Listener {
   std::mutex lock_;                                  // guards what follows
   std::vector<std::unique_ptr<JobMessages>> later_;  // shot i + 1 at i
   bool resumable_ = false;
-  bool name_shots_ = false;
   size_t on_air_ = 0;
 };

@@ -345,6 +345,25 @@ std::shared_ptr<GrowingFile> ClipPlaylist::seekable_file() const {
   return only.files[0];
 }
 
+std::vector<std::shared_ptr<GrowingFile>> ClipPlaylist::ready_shot_files() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  std::vector<std::shared_ptr<GrowingFile>> files;
+  if (state_ == RunState::Stopped || shots_.size() < 2) return files;
+  for (size_t i = 0; i < shots_.size() && ready(i) && shots_[i].files.size() == 1; ++i)
+    files.push_back(shots_[i].files[0]);
+  return files;
+}
+
+void ClipPlaylist::seek_to_shot(size_t shot) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (shot >= shots_.size()) return;
+  shot_ = shot;
+  index_ = 0;
+  entering_ = false;
+  shots_[shot].aired = true;
+  if (state_ == RunState::Ended) state_ = RunState::Streaming;
+}
+
 void ClipPlaylist::interrupt_reads() {
   std::lock_guard<std::mutex> guard(mutex_);
   if (shot_ >= shots_.size()) return;

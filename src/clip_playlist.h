@@ -109,6 +109,11 @@ class ClipPlaylist {
   // its download has started (whole or still growing: the decoder waits for the bytes the seek
   // needs); nothing while the run stops or after the job failed.
   std::shared_ptr<GrowingFile> seekable_file() const;
+  // The files a seek across a sequence may land in: the (single, whole) file of each shot from the
+  // first on, as long as each is ready; empty when the run plays one shot or is stopping.
+  std::vector<std::shared_ptr<GrowingFile>> ready_shot_files() const;
+  // Plays shot `shot`'s file from here on (a seek landed in it): the shots after it follow.
+  void seek_to_shot(size_t shot);
   // A seek is coming while the decoder may be waiting for bytes of the current file: its reads
   // return at once (-1, cancelled) until resume_reads().
   void interrupt_reads();

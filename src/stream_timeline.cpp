@@ -40,7 +40,7 @@ StreamTimeline::Placement StreamTimeline::place(Stream stream, int64_t pts_ns, i
   // Looping: the sound of one play ends with its picture (AAC pads its last frame), or every loop
   // would put the sound further behind the picture. A segment stop cuts the sound where it is, as
   // GStreamer's audio decoders clip to the segment.
-  const uint64_t segment_end = stop_ != kNone ? offset_ + stop_ : kNone;
+  const uint64_t segment_end = stop_;
   const uint64_t sound_end = std::min(picture_end_, segment_end);
   if (stream == Stream::Audio && sound_end != kNone &&
       placement.pts + placement.duration > sound_end) {
@@ -73,13 +73,20 @@ void StreamTimeline::seek(uint64_t start_ns) {
   position_ = start_ns;
 }
 
+void StreamTimeline::seek_in_file(uint64_t file_offset, uint64_t start_ns, int64_t picture_ns) {
+  offset_ = file_offset;
+  picture_end_ = loop_ && picture_ns > 0 ? offset_ + static_cast<uint64_t>(picture_ns) : kNone;
+  video_end_ = audio_end_ = start_ns;
+  position_ = start_ns;
+}
+
 void StreamTimeline::set_stop(uint64_t stop_ns) {
   stop_ = stop_ns;
   video_past_stop_ = audio_past_stop_ = false;
 }
 
 bool StreamTimeline::past_stop(Stream stream, int64_t pts_ns) {
-  if (stop_ == kNone || non_negative(pts_ns) < stop_) return false;
+  if (stop_ == kNone || offset_ + non_negative(pts_ns) < stop_) return false;
   (stream == Stream::Video ? video_past_stop_ : audio_past_stop_) = true;
   return true;
 }

@@ -49,12 +49,15 @@ class StreamTimeline {
 
   // A seek to `start_ns` in the (single) file: time restarts there.
   void seek(uint64_t start_ns);
-  // The segment stop in file time (kNone: none); frames at or after it are not played. Every
+  // A seek to `start_ns` (stream time) inside a file that starts at `file_offset` in stream time
+  // (a shot of a sequence) and whose picture lasts `picture_ns` (-1: unknown).
+  void seek_in_file(uint64_t file_offset, uint64_t start_ns, int64_t picture_ns);
+  // The segment stop in stream time (kNone: none); frames at or after it are not played. Every
   // stream plays again until its own first frame past it.
   void set_stop(uint64_t stop_ns);
-  // True for a frame of `stream` at or after the stop (file time): that stream is done, its
-  // frame is not played. The other stream goes on to its own stop (H.264 still holds pictures
-  // before the stop when the sound gets there).
+  // True for a frame of `stream` (at `pts_ns` in its file) at or after the stop: that stream is
+  // done, its frame is not played. The other stream goes on to its own stop (H.264 still holds
+  // pictures before the stop when the sound gets there).
   bool past_stop(Stream stream, int64_t pts_ns);
   // Every stream that plays (`video`, `audio`: which ones do) has passed the stop.
   bool all_past_stop(bool video, bool audio) const;

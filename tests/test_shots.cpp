@@ -217,7 +217,72 @@ TEST_F(ShotsTest, AFailedShotOfAFileIsAnErrorNamingTheShotByDefault) {
   EXPECT_TRUE(gst_structure_get_uint(run.bus.error_details, "shot", &shot));
   EXPECT_EQ(shot, 1u);
   EXPECT_STRNE(gst_structure_get_string(run.bus.error_details, "task-id"), "");
-  EXPECT_EQ(run.sink("sink").pts.size(), kFramesOf4s) << "the shot before it played";
+  // The shot before it went on air; the error stops the pipeline wherever its frames are.
+  std::vector<const GstStructure *> shots = shot_messages(run);
+  ASSERT_EQ(shots.size(), 1u);
+  EXPECT_EQ(shot_index(shots[0]), 0u);
+  EXPECT_GT(run.sink("sink").pts.size(), 0u);
+}
+
+TEST_F(ShotsTest, AContinuityShotCarriesThePreviousClipAsAReferenceVideo) {
+  const std::string board = write_storyboard("continued.json",
+                                             R"([{"prompt": "the first take"},
+          {"prompt": "the take that follows", "play": {"continue": true}}])");
+  PipelineRun run(
+      source("duration=4 resolution=480p generate-audio=false max-parallel=2 shots=" + board) +
+      " ! appsink name=sink sync=false");
+  run.play_to_end(120);
+  ASSERT_TRUE(run.bus.eos) << run.bus.error_text;
+  std::vector<const GstStructure *> shots = shot_messages(run);
+  ASSERT_EQ(shots.size(), 2u);
+  const std::string first_clip =
+      "/files/" + std::string(gst_structure_get_string(shots[0], "task-id")) + ".mp4";
+  std::string second_submit;
+  for (const auto &line : server_.request_log())
+    if (line.find("\"event\":\"submit\"") != std::string::npos &&
+        line.find("the take that follows") != std::string::npos)
+      second_submit = line;
+  ASSERT_FALSE(second_submit.empty());
+  const size_t videos = second_submit.find("\"video_urls\"");
+  ASSERT_NE(videos, std::string::npos) << second_submit;
+  EXPECT_NE(second_submit.find(first_clip, videos), std::string::npos)
+      << "the previous shot's clip is a reference video: " << second_submit;
+  EXPECT_EQ(run.sink("sink").pts.size(), 2 * kFramesOf4s);
+}
+
+TEST_F(ShotsTest, ASeekLandsInTheShotThatHoldsItsTargetOnceTheShotsAreOnDisk) {
+  const std::string board = write_storyboard(
+      "seek.json", R"([{"prompt": "seek one"}, {"prompt": "seek two", "aspect_ratio": "1:1"},
+                       {"prompt": "seek three"}])");
+  PipelineRun run(source("duration=4 resolution=480p max-parallel=3 shots=" + board) +
+                  " src.video ! appsink name=sink sync=false"
+                  " src.audio ! appsink name=sink_audio sync=false");
+  ASSERT_TRUE(run.preroll(120)) << run.bus.error_text;
+  // The whole length is known once every shot is on disk.
+  gint64 duration = -1;
+  ASSERT_TRUE(run.wait_for(
+      [&] {
+        return gst_element_query_duration(run.pipeline(), GST_FORMAT_TIME, &duration) &&
+               duration > 0;
+      },
+      120));
+  EXPECT_TRUE(near(static_cast<GstClockTime>(duration), 3 * kFourSeconds)) << duration;
+  ASSERT_TRUE(gst_element_seek_simple(
+      run.pipeline(), GST_FORMAT_TIME,
+      static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), 6 * GST_SECOND));
+  run.play_to_end(120);
+  ASSERT_TRUE(run.bus.eos) << run.bus.error_text;
+  const auto &video = run.sink("sink");
+  ASSERT_FALSE(video.pts.empty());
+  EXPECT_TRUE(near(video.pts.front(), 6 * GST_SECOND)) << video.pts.front();
+  EXPECT_EQ(video.pts.size(), 6 * 24u) << "the rest of shot 1, then shot 2";
+  EXPECT_TRUE(continuous(video));
+  EXPECT_TRUE(near(end_of(video), 3 * kFourSeconds));
+  EXPECT_TRUE(near(end_of(run.sink("sink_audio")), 3 * kFourSeconds));
+  bool landed = false;
+  for (const GstStructure *s : shot_messages(run))
+    landed |= shot_index(s) == 1 && near(shot_stream_time(s), 6 * GST_SECOND);
+  EXPECT_TRUE(landed) << "the shot the seek landed in is announced";
 }
 
 TEST_F(ShotsTest, ABrokenShotIsRefusedBeforeAnythingIsSubmitted) {
