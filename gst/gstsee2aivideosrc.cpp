@@ -17,6 +17,19 @@
  * gst-launch-1.0 see2aivideosrc prompt="a red fox" name=s \
  *   s.video ! videoconvert ! autovideosink  s.audio ! audioconvert ! autoaudiosink
  * ]| Picture and sound; no queue is needed, each pad has its own streaming thread.
+ *
+ * ## Shots
+ * A storyboard (the shots property: a JSON array of requests in the service's field names) plays
+ * as one gapless stream: shots are generated ahead (max-parallel at a time), each goes on air with
+ * a see2ai-shot element message, a table of contents has one chapter per shot, and the
+ * append-shot action signal adds shots in any state. With is-live=true loop=true the current shot
+ * loops until the next is ready (shot-switch), and a failed shot never takes the channel off air
+ * (shot-failure).
+ * |[
+ * gst-launch-1.0 -e see2aivideosrc shots=storyboard.json name=s \
+ *   s.video ! videoconvert ! x264enc ! queue ! matroskamux name=m ! filesink location=film.mkv \
+ *   s.audio ! audioconvert ! opusenc ! queue ! m.
+ * ]| Renders a storyboard to a Matroska file with one chapter per shot.
  */
 #include "gstsee2aivideosrc.h"
 
@@ -64,7 +77,8 @@ static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event);
 // it moves the decoder) -> settings_lock -> run_lock -> the private locks of ShotRunner,
 // ClipPlaylist, ShotMessages, JobMessages, OutputPads and PadQueues. Under its own lock none of
 // these calls into another or into the element (only into GrowingFile, the clock or reference
-// counts), so they never nest.
+// counts), so they never nest; the one exception is ShotMessages, which reads a shot's JobMessages
+// under its lock (and JobMessages calls into nothing under its own).
 struct GstSee2aiVideoSrcPrivate {
   explicit GstSee2aiVideoSrcPrivate(GstSee2aiVideoSrc *owner)
       : src(owner),
@@ -132,8 +146,10 @@ struct GstSee2aiVideoSrcPrivate {
 
   // The run plays a sequence of shots (a storyboard, or shots appended): shots are trimmed to
   // their picture and, when any has sound, the audio pad stays and silence fills shots without.
-  bool sequence = false;
-  bool keep_audio_pad = false;
+  // Set at the start; a shot appended while it runs makes any run a sequence.
+  std::atomic<bool> sequence{false};
+  std::atomic<bool> keep_audio_pad{false};
+  bool file_has_sound = false;  // decoding task: the current file has sound of its own
   std::optional<see2ai::AudioStreamInfo> sound_format;  // the last sound played (decoding task)
   size_t current_shot = 0;                              // decoding task
   // The shot whose first buffer is next: its see2ai-shot message goes with that buffer.
@@ -141,6 +157,7 @@ struct GstSee2aiVideoSrcPrivate {
 
   bool start();
   bool append_shot(const GstStructure *fields);
+  bool add_appended_shot(const GstStructure *fields, std::string *who, std::string *refusal);
   void begin_stop();
   void stop();
   void decode_iteration();
@@ -158,7 +175,9 @@ struct GstSee2aiVideoSrcPrivate {
   std::vector<see2ai::Chapter> chapters_snapshot();
   bool open_next_file();
   void shot_on_air(size_t shot, const see2ai::ClipInfo &info);
-  void fill_sound_gap();
+  void shot_skipped(size_t shot);
+  void stop_generating();
+  bool fill_sound_gap();
   GstClockTime output_time(GstClockTime pts);
   void push_frame(const see2ai::DecodedFrame &frame);
   bool switch_immediately();
@@ -202,13 +221,9 @@ bool GstSee2aiVideoSrcPrivate::start() {
   live = run.is_live;
   loop = run.loop;
   sequence = shots->size() > 1 || !run.shots_path.empty();
-  // A live loop is a channel: shots may be appended while it plays (with the element's request
-  // as their defaults), so its pads stay as they are too.
-  const bool channel = run.is_live && run.loop;
-  keep_audio_pad = false;
-  for (const auto &shot : *shots)
-    keep_audio_pad |= (sequence || channel) && shot.request.generate_audio;
-  keep_audio_pad |= channel && run.request.generate_audio;
+  bool any_sound = false;
+  for (const auto &shot : *shots) any_sound |= shot.request.generate_audio;
+  keep_audio_pad = sequence && any_sound;
   sound_format.reset();
   current_shot = 0;
   announce_shot.reset();
@@ -305,12 +320,33 @@ std::optional<std::vector<see2ai::Shot>> GstSee2aiVideoSrcPrivate::shots_of(
 // naming the shot and the field, before anything is submitted for it; accepted, every later run
 // plays it too, and a running one generates it ahead and plays it in its turn.
 bool GstSee2aiVideoSrcPrivate::append_shot(const GstStructure *fields) {
+  std::string refusal;
+  std::string who;
+  if (!add_appended_shot(fields, &who, &refusal)) {
+    // Posted with no lock held: a bus sync handler may read properties.
+    GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("%s refused: %s", who.c_str(), refusal.c_str()),
+                        ("nothing was submitted for it"));
+    return false;
+  }
+  return true;
+}
+
+bool GstSee2aiVideoSrcPrivate::add_appended_shot(const GstStructure *fields, std::string *who,
+                                                 std::string *refusal_out) {
   std::lock_guard<std::mutex> settings_guard(settings_lock);
   std::lock_guard<std::mutex> run_guard(run_lock);
+  // Running, a shot is named by its index in the sequence; before a run (whose storyboard is read
+  // at its start) by its place among the appended shots.
   const size_t index = runner ? runner->size() : 1 + settings.appended.size();
+  *who = runner ? "Shot " + std::to_string(index)
+                : "Appended shot " + std::to_string(settings.appended.size());
+  std::string &refusal = *refusal_out;
+  if (runner && !loop && playlist.state() == RunState::Ended) {
+    refusal = "the stream has ended";
+    return false;
+  }
   SrcSettings shot_settings = settings;
   see2ai::Shot shot;
-  std::string refusal;
   const gint count = gst_structure_n_fields(fields);
   for (gint i = 0; i < count && refusal.empty(); ++i) {
     const gchar *name = gst_structure_nth_field_name(fields, i);
@@ -356,13 +392,12 @@ bool GstSee2aiVideoSrcPrivate::append_shot(const GstStructure *fields) {
         refusal = "field \"" + property_name_for_field(error.field) + "\": " + refusal;
     }
   }
-  if (!refusal.empty()) {
-    GST_ELEMENT_WARNING(src, RESOURCE, SETTINGS, ("Shot %zu refused: %s", index, refusal.c_str()),
-                        ("nothing was submitted for it"));
-    return false;
-  }
+  if (!refusal.empty()) return false;
   settings.appended.push_back(shot);
   if (runner) {
+    // The run becomes a sequence: the audio pad stays through shots without sound.
+    if (shot.request.generate_audio) keep_audio_pad = true;
+    sequence = true;
     const size_t added = playlist.add_shot();
     chapters.plan(added, see2ai::shot_title(shot, added),
                   see2ai::planned_shot_length_ns(shot.request.duration));
@@ -444,12 +479,15 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
       return false;  // the next iteration ends the run
     case ClipPlaylist::Next::Kind::Skipped:
       shot_messages.of(next.shot).post_shot_skipped(*next.error, ERROR_SITE);
+      shot_skipped(next.shot);
       return false;  // the next iteration asks again
     case ClipPlaylist::Next::Kind::Failed:
+      stop_generating();
       shot_messages.of(next.shot).post_service_error(*next.error, ERROR_SITE);
       finish(next.error->kind == ErrorKind::Cancelled ? GST_FLOW_FLUSHING : GST_FLOW_EOS);
       return false;
     case ClipPlaylist::Next::Kind::Finished:
+      stop_generating();
       if (next.nothing_aired)
         messages.post_error(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
                             messages.local_error("The task succeeded without a result file"),
@@ -462,6 +500,7 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
   decoder = std::make_unique<ClipDecoder>(next.file);
   current_shot = next.shot;
   see2ai::ClipInfo info = decoder->info();
+  file_has_sound = info.audio.has_value();
   if (next.index == 0 && !sequence) timeline.set_clip_duration(info.duration_ns);
   if (info.audio) {
     sound_format = info.audio;
@@ -488,6 +527,22 @@ bool GstSee2aiVideoSrcPrivate::open_next_file() {
   return true;
 }
 
+// A failed shot was passed over: it leaves the table of contents.
+void GstSee2aiVideoSrcPrivate::shot_skipped(size_t shot) {
+  {
+    std::lock_guard<std::mutex> guard(run_lock);
+    chapters.skipped(shot);
+  }
+  if (!loop && pads.has_pads()) pads.push_toc(chapters_snapshot(), true);
+}
+
+// The run ends (an end asked for, a failure, or the last shot played): no shot starts anymore.
+// Jobs under way are cancelled; their journals let a later run resume them unpaid.
+void GstSee2aiVideoSrcPrivate::stop_generating() {
+  std::lock_guard<std::mutex> guard(run_lock);
+  if (runner) runner->cancel();
+}
+
 // A shot goes on air: its chapter gets its real start and length, and its see2ai-shot message goes
 // with its first buffer.
 void GstSee2aiVideoSrcPrivate::shot_on_air(size_t shot, const see2ai::ClipInfo &info) {
@@ -507,17 +562,19 @@ std::vector<see2ai::Chapter> GstSee2aiVideoSrcPrivate::chapters_snapshot() {
 
 // The end of a file, or a switch away from it: sound missing under its picture becomes silence,
 // so the next file's sound starts where its picture does.
-void GstSee2aiVideoSrcPrivate::fill_sound_gap() {
-  if (!keep_audio_pad || !pads.has_audio()) return;
+bool GstSee2aiVideoSrcPrivate::fill_sound_gap() {
+  if (!keep_audio_pad || !pads.has_audio()) return true;
   std::optional<StreamTimeline::Gap> gap = timeline.take_sound_gap();
-  if (!gap) return;
+  if (!gap) return true;
   const guint64 samples = gst_util_uint64_scale_round(gap->duration, pads.audio_rate(), GST_SECOND);
-  if (samples == 0) return;
+  if (samples == 0) return true;
   GstBuffer *buffer = pads.silence(samples);
   GST_BUFFER_PTS(buffer) = output_time(gap->pts);
   GST_BUFFER_DURATION(buffer) = gap->duration;
   GstFlowReturn ret = pads.push(StreamKind::Audio, buffer);
-  if (ret != GST_FLOW_OK) finish(ret);
+  if (ret == GST_FLOW_OK) return true;
+  finish(ret);
+  return false;
 }
 
 // A stream time as a buffer timestamp: live output is shifted to the running time its first buffer
@@ -585,13 +642,9 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
   if (playlist.end_requested()) {
     // Like GstBaseSrc: EOS after what is already queued. Before the clip exists there is nothing
     // to end downstream, so the run stops with an error that says how to resume.
-    if (playlist.state() == RunState::Generating) {
-      {
-        std::lock_guard<std::mutex> guard(run_lock);
-        if (runner) runner->cancel();
-      }
-      messages.post_stopped_before_clip(ERROR_SITE);
-    }
+    const bool before_clip = playlist.state() == RunState::Generating;
+    stop_generating();
+    if (before_clip) messages.post_stopped_before_clip(ERROR_SITE);
     decoder.reset();
     finish(GST_FLOW_EOS);
     return;
@@ -605,15 +658,13 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
     if (loop && switch_immediately() && playlist.switch_due()) {
       // A ready shot goes on air at the next frame instead of at the end of this play.
       decoder.reset();
-      fill_sound_gap();
-      playlist.switch_now();
+      if (fill_sound_gap()) playlist.switch_now();
       return;
     }
     std::optional<see2ai::DecodedFrame> frame = decoder->next();
     if (!frame) {
       decoder.reset();
-      fill_sound_gap();
-      if (!playlist.finish_file()) finish(GST_FLOW_EOS);
+      if (fill_sound_gap() && !playlist.finish_file()) finish(GST_FLOW_EOS);
     } else if (timeline.past_stop(frame->kind == StreamKind::Video ? StreamTimeline::Stream::Video
                                                                    : StreamTimeline::Stream::Audio,
                                   frame->pts_ns)) {
@@ -625,7 +676,11 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
         finish(GST_FLOW_EOS);
       }
     } else {
+      const bool picture = frame->kind == StreamKind::Video;
       push_frame(*frame);
+      // A file without sound: its silence goes along with its pictures, so a muxer waiting on
+      // both pads never waits for the end of the shot.
+      if (picture && !file_has_sound) fill_sound_gap();
     }
   } catch (const MediaError &error) {
     if (playlist.state() == RunState::Stopped) {
@@ -643,6 +698,7 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
       // Another shot plays instead: this one's failure is a warning.
       shot_messages.of(current_shot)
           .post_shot_skipped(failure ? *failure : messages.local_error(error.what()), ERROR_SITE);
+      shot_skipped(current_shot);
       decoder.reset();
       fill_sound_gap();
       return;
@@ -803,8 +859,13 @@ bool GstSee2aiVideoSrcPrivate::handle_seek(GstEvent *event) {
   std::optional<ShotSeek> shot_seek;
   if (sequence) {
     // The shot the seek lands in: every shot up to it must be on disk.
-    const guint64 target =
-        start_type == GST_SEEK_TYPE_SET && start > 0 ? static_cast<guint64>(start) : 0;
+    if (start_type != GST_SEEK_TYPE_SET) {
+      GST_ELEMENT_WARNING(src, CORE, SEEK,
+                          ("Cannot seek: a seek across shots needs a start position (SET)"),
+                          (nullptr));
+      return false;
+    }
+    const guint64 target = start > 0 ? static_cast<guint64>(start) : 0;
     uint64_t offset = 0;
     size_t index = 0;
     for (auto &shot : ready_shots()) {
@@ -990,7 +1051,7 @@ static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GV
   switch (prop_id) {
     case PROP_TASK_ID: {
       // The task of the shot on air; before a run, the one set to attach to.
-      std::string id = priv->shot_messages.on_air().task_id();
+      std::string id = priv->shot_messages.on_air_task_id();
       if (id.empty()) {
         std::lock_guard<std::mutex> guard(priv->settings_lock);
         id = priv->settings.task_id;
@@ -999,7 +1060,7 @@ static void gst_see2ai_video_src_get_property(GObject *object, guint prop_id, GV
       return;
     }
     case PROP_RESULT:
-      g_value_take_boxed(value, priv->shot_messages.on_air().dup_result());
+      g_value_take_boxed(value, priv->shot_messages.dup_on_air_result());
       return;
     default:
       break;

@@ -292,7 +292,7 @@ void OutputPads::push_toc(const std::vector<see2ai::Chapter> &chapters, bool upd
   GstToc *toc = gst_toc_new(GST_TOC_SCOPE_GLOBAL);
   GstTocEntry *edition = gst_toc_entry_new(GST_TOC_ENTRY_TYPE_EDITION, "shots");
   for (size_t i = 0; i < chapters.size(); ++i) {
-    const std::string uid = "shot-" + std::to_string(i);
+    const std::string uid = "shot-" + std::to_string(chapters[i].index);
     GstTocEntry *chapter = gst_toc_entry_new(GST_TOC_ENTRY_TYPE_CHAPTER, uid.c_str());
     gst_toc_entry_set_start_stop_times(chapter, static_cast<gint64>(chapters[i].start_ns),
                                        static_cast<gint64>(chapters[i].stop_ns));

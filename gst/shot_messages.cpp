@@ -22,6 +22,11 @@ void ShotMessages::clear() {
 JobMessages &ShotMessages::of(size_t index) {
   if (index == 0) return first_;
   std::lock_guard<std::mutex> guard(lock_);
+  return of_locked(index);
+}
+
+JobMessages &ShotMessages::of_locked(size_t index) {
+  if (index == 0) return first_;
   if (later_.size() < index) later_.resize(index);
   std::unique_ptr<JobMessages> &messages = later_[index - 1];
   if (!messages) {
@@ -32,13 +37,14 @@ JobMessages &ShotMessages::of(size_t index) {
   return *messages;
 }
 
-JobMessages &ShotMessages::on_air() {
-  size_t index;
-  {
-    std::lock_guard<std::mutex> guard(lock_);
-    index = on_air_;
-  }
-  return of(index);
+std::string ShotMessages::on_air_task_id() {
+  std::lock_guard<std::mutex> guard(lock_);
+  return of_locked(on_air_).task_id();
+}
+
+GstStructure *ShotMessages::dup_on_air_result() {
+  std::lock_guard<std::mutex> guard(lock_);
+  return of_locked(on_air_).dup_result();
 }
 
 void ShotMessages::post_on_air(size_t index, const std::string &title, const std::string &prompt,

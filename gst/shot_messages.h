@@ -27,7 +27,10 @@ class ShotMessages : public see2ai::ShotRunner::Listener {
 
   // The JobMessages of shot `index` (made on first use).
   JobMessages &of(size_t index);
-  JobMessages &on_air();
+  // The task id and a copy of the result structure (nullptr before any) of the shot on air, read
+  // under the lock that keeps its JobMessages alive.
+  std::string on_air_task_id();
+  GstStructure *dup_on_air_result();
   // Shot `index` goes on air at `running_time` (its first buffer's): the see2ai-shot message
   // (index, task-id, title, prompt, running-time, stream-time).
   void post_on_air(size_t index, const std::string &title, const std::string &prompt,
@@ -42,6 +45,8 @@ class ShotMessages : public see2ai::ShotRunner::Listener {
   GstElement *element_;
   see2ai::ClipPlaylist &playlist_;
   JobMessages &first_;
+  JobMessages &of_locked(size_t index);
+
   std::mutex lock_;                                  // guards what follows
   std::vector<std::unique_ptr<JobMessages>> later_;  // shot i + 1 at i
   bool resumable_ = false;

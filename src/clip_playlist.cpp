@@ -138,8 +138,9 @@ bool ClipPlaylist::other_shot_aired(size_t shot) const {
 std::optional<size_t> ClipPlaylist::ready_after_current() const {
   for (size_t i = shot_ + 1; i < shots_.size(); ++i) {
     if (ready(i)) return i;
-    // Shots go on air in order: one still generating holds the ones after it back.
-    if (!shots_[i].done) return std::nullopt;
+    // Shots go on air in order: one still generating holds the ones after it back, and so does
+    // a failed one when a failure ends the run (its turn comes, with the failure).
+    if (!shots_[i].done || policy_ == ShotFailurePolicy::End) return std::nullopt;
   }
   return std::nullopt;
 }
@@ -164,7 +165,19 @@ bool ClipPlaylist::leave_played_shot() {
       move_to(*later);
       return true;
     }
+    const size_t after = shot_ + 1;
+    if (policy_ == ShotFailurePolicy::End && after < shots_.size() && shots_[after].error) {
+      move_to(after);  // next() ends the run with its failure
+      return true;
+    }
     if (!shots_[shot_].files.empty()) {
+      // Failed shots after this one are passed over for good: reported now, while it loops.
+      for (size_t i = after; i < shots_.size() && shots_[i].done; ++i) {
+        if (shots_[i].error && !shots_[i].reported) {
+          shots_[i].reported = true;
+          skipped_.push_back(i);
+        }
+      }
       index_ = 0;
       return true;
     }
@@ -265,6 +278,12 @@ ClipPlaylist::Next ClipPlaylist::next() {
     }
     if (current.error) {
       if (leave_failed_shot()) continue;
+      if (current.reported) {
+        // Its failure ended the run once already (a seek played the shots before it again).
+        next.kind = Next::Kind::Finished;
+        state_ = RunState::Ended;
+        return next;
+      }
       next.kind = Next::Kind::Failed;
       next.error = current.error;
       current.reported = true;

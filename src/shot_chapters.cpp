@@ -31,11 +31,19 @@ void ShotChapters::played(size_t index, uint64_t start_ns, uint64_t length_ns) {
   entry.length_ns = length_ns;
 }
 
+void ShotChapters::skipped(size_t index) {
+  if (shots_.size() <= index) shots_.resize(index + 1);
+  shots_[index].skipped = true;
+}
+
 std::vector<Chapter> ShotChapters::chapters() const {
   std::vector<Chapter> table;
   uint64_t end = 0;
-  for (const Entry &entry : shots_) {
+  for (size_t i = 0; i < shots_.size(); ++i) {
+    const Entry &entry = shots_[i];
+    if (entry.skipped) continue;
     Chapter chapter;
+    chapter.index = i;
     chapter.title = entry.title;
     chapter.start_ns = entry.played ? entry.start_ns : end;
     chapter.stop_ns = chapter.start_ns + (entry.played ? entry.length_ns : entry.planned_ns);

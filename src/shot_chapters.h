@@ -12,6 +12,7 @@
 namespace see2ai {
 
 struct Chapter {
+  size_t index = 0;
   std::string title;
   uint64_t start_ns = 0;
   uint64_t stop_ns = 0;
@@ -25,7 +26,10 @@ class ShotChapters {
   void plan(size_t index, std::string title, uint64_t planned_ns);
   // Shot `index` went on air at `start_ns` and lasts `length_ns`.
   void played(size_t index, uint64_t start_ns, uint64_t length_ns);
-  // Every shot's chapter, in order: played shots as they played, the others planned after them.
+  // Shot `index` failed and was passed over: it has no chapter.
+  void skipped(size_t index);
+  // The chapter of every shot but the skipped ones, in order: played shots as they played, the
+  // others planned after them. `index` is the shot's.
   std::vector<Chapter> chapters() const;
   size_t size() const { return shots_.size(); }
 
@@ -34,6 +38,7 @@ class ShotChapters {
     std::string title;
     uint64_t planned_ns = 0;
     bool played = false;
+    bool skipped = false;
     uint64_t start_ns = 0;
     uint64_t length_ns = 0;
   };

@@ -505,15 +505,48 @@ TEST(ClipPlaylist, AFailedLastShotKeepsTheLastGoodOneLooping) {
   playlist.job_failed(ServiceError(ErrorKind::Failed, "shot 1 failed"), 1);
   EXPECT_TRUE(playlist.finish_file());
   ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Skipped) << "reported as the loop passes it over";
+  EXPECT_EQ(next.shot, 1u);
+  next = playlist.next();
   EXPECT_EQ(next.file, a) << "nothing to switch to: shot 0 plays again";
   playlist.add_shot();
   auto c = whole_file("c.mp4");
   playlist.job_succeeded({c}, 2);
   EXPECT_TRUE(playlist.finish_file());
   next = playlist.next();
-  EXPECT_EQ(next.kind, Kind::Skipped);
+  EXPECT_EQ(next.file, c) << "shot 1 is not reported twice";
+  EXPECT_EQ(next.shot, 2u);
+}
+
+TEST(ClipPlaylist, LoopingWithTheEndPolicyEndsAtTheFailedNextShot) {
+  ClipPlaylist playlist;
+  playlist.start(true, ShotFailurePolicy::End);
+  for (int i = 0; i < 3; ++i) playlist.add_shot();
+  playlist.job_succeeded({whole_file("a.mp4")}, 0);
+  playlist.next();
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "shot 1 failed"), 1);
+  playlist.job_succeeded({whole_file("c.mp4")}, 2);
+  EXPECT_FALSE(playlist.switch_due()) << "the failed shot's turn comes first";
+  EXPECT_TRUE(playlist.finish_file());
+  ClipPlaylist::Next next = playlist.next();
+  EXPECT_EQ(next.kind, Kind::Failed);
   EXPECT_EQ(next.shot, 1u);
-  EXPECT_EQ(playlist.next().file, c);
+}
+
+TEST(ClipPlaylist, AFailureThatEndedTheRunIsNotReportedAgainAfterASeekBack) {
+  ClipPlaylist playlist;
+  playlist.start(false, ShotFailurePolicy::End);
+  playlist.add_shot();
+  playlist.add_shot();
+  playlist.job_succeeded({whole_file("a.mp4")}, 0);
+  playlist.job_failed(ServiceError(ErrorKind::Failed, "shot 1 failed"), 1);
+  playlist.next();
+  EXPECT_TRUE(playlist.finish_file());
+  EXPECT_EQ(playlist.next().kind, Kind::Failed);
+  playlist.seek_to_shot(0);
+  EXPECT_EQ(playlist.next().kind, Kind::File);
+  EXPECT_TRUE(playlist.finish_file());
+  EXPECT_EQ(playlist.next().kind, Kind::Finished);
 }
 
 TEST(ClipPlaylist, ABrokenShotIsLeftBehindWhenAnotherCanPlay) {

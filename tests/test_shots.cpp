@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "devserver_process.h"
+#include "launch_process.h"
 #include "pipeline_run.h"
 #include "server_log.h"
 
@@ -299,31 +300,6 @@ TEST_F(ShotsTest, ABrokenShotIsRefusedBeforeAnythingIsSubmitted) {
   EXPECT_EQ(see2ai::test::count_submits(server_), 0u);
 }
 
-// `gst-launch-1.0 -q see2aivideosrc <properties> ! fakesink` in a process of its own. The caller
-// reaps it.
-GPid spawn_gst_launch(const std::vector<std::string> &properties) {
-  std::vector<std::string> argv = {"gst-launch-1.0", "-q", "see2aivideosrc"};
-  argv.insert(argv.end(), properties.begin(), properties.end());
-  argv.insert(argv.end(), {"!", "fakesink"});
-  std::vector<gchar *> cargv;
-  for (auto &a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  gchar **env = g_get_environ();
-  env = g_environ_setenv(env, "SEE2AI_API_KEY", kKey, TRUE);
-  GPid pid = 0;
-  GError *error = nullptr;
-  if (!g_spawn_async(nullptr, cargv.data(), env,
-                     static_cast<GSpawnFlags>(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                              G_SPAWN_STDOUT_TO_DEV_NULL),
-                     nullptr, nullptr, &pid, &error)) {
-    ADD_FAILURE() << error->message;
-    g_error_free(error);
-    pid = 0;
-  }
-  g_strfreev(env);
-  return pid;
-}
-
 TEST(ShotsKilledRun, AKilledStoryboardResumesEveryShotWithoutASecondPost) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
@@ -336,7 +312,7 @@ TEST(ShotsKilledRun, AKilledStoryboardResumesEveryShotWithoutASecondPost) {
       "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse",
       "poll-interval=100",       "duration=4",         "resolution=480p",
       "generate-audio=false",    "max-parallel=3",     "shots=" + board};
-  GPid pid = spawn_gst_launch(properties);
+  GPid pid = see2ai::test::spawn_gst_launch(properties, kKey);
   ASSERT_GT(pid, 0);
   // Killed once all three submits were answered and each task was polled (their journals hold
   // the task ids).
