@@ -17,6 +17,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "bench-key"
+NS_PER_SECOND = 1000000000
 SUBMIT_PATH = "/api/v1/actions/see2ai_video_generation_v1"
 CASE1_PROMPT = "bench decode cost: a lighthouse at dusk"
 SMALL_PROMPT = "bench small clip: a paper boat"
@@ -641,12 +642,203 @@ class Bench:
                  "-", "(report)", "-")
 
 
+    def storyboard(self, name, shots):
+        path = os.path.join(self.work, name)
+        with open(path, "w") as out:
+            json.dump(shots, out)
+        return path
+
+    @staticmethod
+    def shot_events(events, kind):
+        """The see2ai-result (kind "result", state succeeded) or see2ai-shot ("shot") event of each
+        shot, by index."""
+        if kind == "shot":
+            return {e["index"]: e for e in events if e["event"] == "shot"}
+        return {e["shot"]: e for e in events
+                if e["event"] == "result" and e["state"] == "succeeded"}
+
+    def case8(self):
+        print("case 8: a 6-shot storyboard, shots taking 3..8 s to generate", flush=True)
+        server = self.server("storyboard", 300)
+        latencies = [3000, 8000, 4000, 6000, 5000, 7000]
+        prompts = [f"bench storyboard shot {i}" for i in range(len(latencies))]
+        board = self.storyboard("storyboard-6.json", [{"prompt": p} for p in prompts])
+        cache_dir = os.path.join(self.work, "cache-storyboard")
+
+        def description(cache):
+            return (f"see2aivideosrc name=s api-url={server.url} shots={board} duration=4 "
+                    f"resolution=480p generate-audio=false {cache} s.video ! fakesink sync=false")
+
+        # Decode time: the same storyboard from a warm cache (nothing generated), per shot.
+        warm = description(f"cache-mode=reuse cache-dir={cache_dir}")
+        self.pipeline(warm, deadline=300)
+        decode = []
+        for _ in range(self.runs):
+            events = self.pipeline(warm)
+            decode.append((self.first(events, "eos")["wall_us"] -
+                           self.first(events, "playing")["wall_us"]) / 1e6 / len(prompts))
+        decode_one = statistics.median(decode)
+
+        walls, readies, ratios = [], [], []
+        for run in range(self.runs + 1):
+            server.clear_faults()
+            server.add_faults([{"match": "submit", "prompt": p, "latency_ms": ms}
+                               for p, ms in zip(prompts, latencies)])
+            events = self.pipeline(description("cache-mode=off"), deadline=300)
+            playing = self.first(events, "playing")["wall_us"]
+            results = self.shot_events(events, "result")
+            if sorted(results) != list(range(len(prompts))):
+                raise RuntimeError(f"not every shot succeeded: {events}")
+            if run == 0:
+                continue
+            wall = (self.first(events, "eos")["wall_us"] - playing) / 1e6
+            ready = (max(e["wall_us"] for e in results.values()) - playing) / 1e6
+            walls.append(wall)
+            readies.append(ready)
+            ratios.append((wall - decode_one) / ready)
+        wall, ready, ratio = (statistics.median(walls), statistics.median(readies),
+                              statistics.median(ratios))
+        self.notes.append(
+            "Case 8: a storyboard of 6 shots (4 s 480p, no audio, max-parallel default 2, "
+            "cache-mode=off, poll-interval adaptive) whose tasks take "
+            + ", ".join(f"{ms / 1000:.0f}" for ms in latencies) + " s in storyboard order (one "
+            "dev server fault rule per shot: match submit, prompt, latency_ms), played into a "
+            "fakesink sync=false. Ready = the last shot's see2ai-result message (posted when its "
+            "clip is downloaded), wall clock, from PLAYING; wall = PLAYING to EOS. Decode time of "
+            "one shot = the same storyboard from a warm cache (cache-mode=reuse, nothing "
+            "generated) PLAYING to EOS / 6. Ratio per run = (wall - decode of one shot) / ready, "
+            "median over the runs. Per run, wall s: " + ", ".join(f"{w:.2f}" for w in walls)
+            + "; ready s: " + ", ".join(f"{r:.2f}" for r in readies) + "; decode of one shot "
+            "ms: " + ", ".join(f"{d * 1000:.0f}" for d in decode) + ".")
+        self.row("8 storyboard", "s PLAYING -> EOS (minus decode of one shot) vs last shot ready",
+                 f"{wall:.2f} ({decode_one * 1000:.0f} ms decode)", f"{ready:.2f}",
+                 f"{ratio:.3f}x", "<= 1.1x", ratio <= 1.1)
+
+    def case9(self):
+        print("case 9: live switch delay after the next shot is ready", flush=True)
+        server = self.server("switch", 300)
+        rng = random.Random(self.args.seed)
+        frame_ns = NS_PER_SECOND // 24
+
+        def measure(switch, plate_s, loop_ns):
+            delays, walls, to_loop_end = [], [], []
+            for run in range(self.runs + 1):
+                prompt = f"bench switch {switch} {run} {time.time()}"
+                latency = rng.randint(1000, 5000)
+                server.add_faults([{"match": "submit", "prompt": prompt, "latency_ms": latency}])
+                description = (
+                    f"see2aivideosrc name=s api-url={server.url} prompt=\"bench live plate\" "
+                    f"duration={plate_s} resolution=480p generate-audio=false is-live=true "
+                    f"loop=true shot-switch={switch} cache-mode=off ! fakesink")
+                command = [os.path.join(self.build, "bench", "see2ai-bench"), "--deadline=120",
+                           "--append", prompt, "--append-duration", "4", "--stop-after-shot",
+                           "1", description]
+                result = subprocess.run(command, env=self.env, capture_output=True, text=True,
+                                        timeout=150)
+                events = [json.loads(l) for l in result.stdout.splitlines() if l.startswith("{")]
+                if result.returncode != 0:
+                    raise RuntimeError(f"live run failed: {result.stdout[-2000:]}"
+                                       f"{result.stderr[-2000:]}")
+                if run == 0:
+                    continue
+                ready = self.shot_events(events, "result")[1]
+                shots = self.shot_events(events, "shot")
+                on_air, first = shots[1], shots[0]
+                delays.append((on_air["running_ns"] - ready["running_ns"]) / 1e6)
+                walls.append((on_air["wall_us"] - ready["wall_us"]) / 1000.0)
+                if loop_ns:
+                    # The first end of a play of the plate at or after the moment it was ready.
+                    since = ready["running_ns"] - first["running_ns"]
+                    end = first["running_ns"] + -(-since // loop_ns) * loop_ns
+                    to_loop_end.append((end - ready["running_ns"]) / 1e6)
+            return delays, walls, to_loop_end
+
+        delays, walls, ends = measure("loop-end", 4, 4 * NS_PER_SECOND)
+        over = [d - e for d, e in zip(delays, ends)]
+        worst, worst_over = max(delays), max(over)
+        self.notes.append(
+            "Case 9: a live channel (is-live=true loop=true, fakesink sync=true) plays a 4 s 480p "
+            "plate; once it is on air see2ai-bench appends a 4 s shot (append-shot) whose task "
+            "takes a random 1..5 s (fault rule latency_ms, seed "
+            f"{self.args.seed}), so it becomes ready at a random point of the loop. Delay = the "
+            "new shot's see2ai-shot running-time (its first frame's) minus the pipeline's running "
+            "time when its see2ai-result message was posted (the clip downloaded; read from the "
+            "pipeline clock in a sync bus handler), i.e. in running time; also in wall time, "
+            "message to message. loop-end: delays ms " + ", ".join(f"{d:.0f}" for d in delays)
+            + "; the same runs' time from ready to the next end of a play ms "
+            + ", ".join(f"{e:.0f}" for e in ends) + "; wall ms " + ", ".join(f"{w:.0f}"
+                                                                            for w in walls) + ".")
+        self.row("9 live switch", "loop-end: ms from ready to on air (running time), max over "
+                 "runs", f"{worst:.0f}", "4000 (one loop)", f"{worst / 4000:.2f}x",
+                 "<= one loop", worst <= 4000)
+        self.row("9 live switch", "loop-end: ms on air after the end of the play (running time), "
+                 "max over runs", f"{worst_over:.1f}", "-", "-", "(report)", "-")
+        delays, walls, _ = measure("immediate", 15, 0)
+        median, worst = statistics.median(delays), max(delays)
+        self.notes.append(
+            "Case 9, immediate: the same with a 15 s plate and shot-switch=immediate; delays ms "
+            + ", ".join(f"{d:.0f}" for d in delays) + "; wall ms "
+            + ", ".join(f"{w:.0f}" for w in walls) + ".")
+        two_frames = 2 * frame_ns / 1e6
+        self.row("9 live switch", "immediate: ms from ready to on air (running time), median",
+                 f"{median:.0f}", f"{two_frames:.0f} (2 frames)", f"{median / two_frames:.2f}x",
+                 "<= 2 frames", median <= two_frames)
+        self.row("9 live switch", "immediate: ms from ready to on air (running time), max",
+                 f"{worst:.0f}", f"{two_frames:.0f} (2 frames)", f"{worst / two_frames:.2f}x",
+                 "<= 2 frames", worst <= two_frames)
+        self.row("9 live switch", "immediate: ms from ready to on air (wall), median",
+                 f"{statistics.median(walls):.0f}", "-", "-", "(report)", "-")
+
+    def case10(self):
+        print("case 10: peak memory of a 100-shot storyboard against a 2-shot one", flush=True)
+        server = self.server("memory-shots", 100)
+
+        def command(count):
+            board = self.storyboard(f"storyboard-{count}.json",
+                                    [{"prompt": "bench memory shot"}] * count)
+            return ["gst-launch-1.0", "-q", "see2aivideosrc", "name=s", f"api-url={server.url}",
+                    f"shots={board}", "duration=4", "resolution=480p", "generate-audio=false",
+                    "cache-mode=off", "poll-interval=100", "!", "fakesink", "sync=false"]
+
+        two, hundred = command(2), command(100)
+        self.timed(two)
+        self.timed(hundred)
+        samples = [[], []]
+        for _ in range(self.runs):
+            samples[0].append(self.timed(two))
+            samples[1].append(self.timed(hundred))
+        rss2 = statistics.median(s[2] for s in samples[0]) / 1024.0
+        rss100 = statistics.median(s[2] for s in samples[1]) / 1024.0
+        wall100 = statistics.median(s[1] for s in samples[1])
+        self.notes.append(
+            f"Case 10: peak RSS (/usr/bin/time %M) of gst-launch-1.0 playing a storyboard of 2 "
+            f"and of 100 shots (4 s 480p, no audio, the same prompt in each shot so that the dev "
+            "server renders once; each shot is still its own task, download and decoder: "
+            "cache-mode=off, poll-interval=100, dev server latency 100 ms) into a fakesink "
+            f"sync=false; median of {self.runs} runs after a warm-up each (a 100-shot run takes "
+            f"{wall100:.0f} s). RSS MiB, 2 shots: " + ", ".join(
+                f"{s[2] / 1024.0:.1f}" for s in samples[0]) + "; 100 shots: " + ", ".join(
+                f"{s[2] / 1024.0:.1f}" for s in samples[1]) + ".")
+        self.row("10 shots memory", "peak RSS MiB, 100 shots vs 2 shots", f"{rss100:.1f}",
+                 f"{rss2:.1f}", f"{rss100 - rss2:+.1f} MiB", "<= +10 MiB",
+                 rss100 - rss2 <= 10)
+
+
 def cpu_model():
     with open("/proc/cpuinfo") as info:
         for line in info:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return "unknown"
+
+
+def build_type(build):
+    """The build's meson buildtype (run.sh's build-release/ is a release build)."""
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as info:
+            return next(o["value"] for o in json.load(info) if o["name"] == "buildtype")
+    except (OSError, StopIteration, ValueError):
+        return "unknown"
 
 
 def load_average():
@@ -692,7 +884,8 @@ def write_results(bench, path, command, seconds, cases):
     lines = ["# Benchmark results", "",
              f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"- CPU: {cpu_model()}, {os.cpu_count()} cores",
-             f"- Command: `{command}` (release build, build-release/, -Dwerror=true)",
+             f"- Command: `{command}` ({build_type(bench.build)} build, "
+             f"{os.path.relpath(bench.build, ROOT)}/)",
              f"- Runs: median of {bench.runs} after one warm-up unless a note says otherwise; "
              f"whole bench took {seconds:.0f} s; niceness {os.nice(0)} (run.sh asks for -10 "
              "so that other work on a shared machine disturbs the bench less)",
@@ -723,7 +916,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build", default=os.path.join(ROOT, "build-release"))
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--cases", default="1,2,3,4,5,7")
+    parser.add_argument("--cases", default="1,2,3,4,5,7,8,9,10")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--detect-min-ms", type=int, default=20000)
     parser.add_argument("--detect-max-ms", type=int, default=60000)
@@ -739,7 +932,8 @@ def main():
     started = time.monotonic()
     bench = Bench(args)
     cases = {"1": bench.case1_and_6, "2": bench.case2, "3": bench.case3, "4": bench.case4,
-             "5": bench.case5, "7": bench.case7}
+             "5": bench.case5, "7": bench.case7, "8": bench.case8, "9": bench.case9,
+             "10": bench.case10}
     try:
         wanted = args.cases.split(",")
         if "2" in wanted and "1" not in wanted:

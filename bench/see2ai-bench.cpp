@@ -1,8 +1,10 @@
 // see2ai-bench: runs one gst-launch style pipeline and prints JSON lines with wall-clock epoch
-// microseconds: PLAYING, each see2ai-task/see2ai-result message, each element's first video
-// buffer, EOS and how many video buffers each pushed, for bench/bench.py to set against the
+// microseconds: PLAYING, each see2ai-task/see2ai-result/see2ai-shot message, each element's first
+// video buffer, EOS and how many video buffers each pushed, for bench/bench.py to set against the
 // dev server's log. Elements named "probe..." (e.g. an identity after a reference decoder) count
-// as sources too: the first buffer on their src pad is reported the same way.
+// as sources too: the first buffer on their src pad is reported the same way. For live channels,
+// --append adds shots to the element named "s" once its first shot is on air, and
+// --stop-after-shot ends the run when a given shot goes on air.
 #include <gst/gst.h>
 
 #include <cstdio>
@@ -30,7 +32,11 @@ std::string quoted(const char *text) {
 
 struct Run {
   GMainLoop *loop = nullptr;
+  GstElement *pipeline = nullptr;
   bool stop_at_first_buffer = false;
+  gchar **append = nullptr;  // prompts of the shots to append once shot 0 is on air
+  gint append_duration = 4;
+  gint stop_after_shot = -1;
   int sources = 0;
   std::mutex lock;
   std::map<std::string, long> video_buffers;  // per source that has pushed any
@@ -60,28 +66,86 @@ void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   g_free(pad_name);
 }
 
+// The pipeline's running time now (its clock minus its base time), -1 before it has a clock.
+gint64 running_time_now(GstElement *pipeline) {
+  GstClock *clock = gst_element_get_clock(pipeline);
+  if (!clock) return -1;
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const GstClockTime base = gst_element_get_base_time(pipeline);
+  return now >= base ? static_cast<gint64>(now - base) : -1;
+}
+
 // Runs on the thread that posts, so the timestamp is when the element decided, not when the main
 // loop got round to it.
-GstBusSyncReply on_message_sync(GstBus *, GstMessage *message, gpointer) {
+GstBusSyncReply on_message_sync(GstBus *, GstMessage *message, gpointer data) {
+  auto *run = static_cast<Run *>(data);
   if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_ELEMENT) return GST_BUS_PASS;
   const GstStructure *s = gst_message_get_structure(message);
   if (!s) return GST_BUS_PASS;
+  const std::string element = quoted(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)));
+  guint shot = 0;
+  gst_structure_get_uint(s, "shot", &shot);
+  if (gst_structure_has_name(s, "see2ai-shot")) {
+    guint index = 0;
+    guint64 running = 0, stream = 0;
+    gst_structure_get_uint(s, "index", &index);
+    gst_structure_get_uint64(s, "running-time", &running);
+    gst_structure_get_uint64(s, "stream-time", &stream);
+    print_event(
+        "\"event\":\"shot\",\"element\":" + element + ",\"index\":" + std::to_string(index) +
+        ",\"running_ns\":" + std::to_string(running) + ",\"stream_ns\":" + std::to_string(stream));
+    return GST_BUS_PASS;
+  }
   bool task = gst_structure_has_name(s, "see2ai-task");
   if (!task && !gst_structure_has_name(s, "see2ai-result")) return GST_BUS_PASS;
   gboolean from_cache = FALSE;
   gst_structure_get_boolean(s, "from-cache", &from_cache);
-  std::string fields = std::string("\"event\":\"") + (task ? "task" : "result") +
-                       "\",\"element\":" + quoted(GST_OBJECT_NAME(GST_MESSAGE_SRC(message))) +
-                       ",\"task_id\":" + quoted(gst_structure_get_string(s, "task-id")) +
-                       ",\"state\":" + quoted(gst_structure_get_string(s, "state")) +
-                       ",\"from_cache\":" + (from_cache ? "true" : "false");
+  std::string fields =
+      std::string("\"event\":\"") + (task ? "task" : "result") + "\",\"element\":" + element +
+      ",\"task_id\":" + quoted(gst_structure_get_string(s, "task-id")) +
+      ",\"state\":" + quoted(gst_structure_get_string(s, "state")) +
+      ",\"from_cache\":" + (from_cache ? "true" : "false") + ",\"shot\":" + std::to_string(shot) +
+      ",\"running_ns\":" + std::to_string(running_time_now(run->pipeline));
   print_event(fields);
   return GST_BUS_PASS;
 }
 
+// Once shot 0 is on air, the shots of --append join the sequence of the element named "s" (from
+// the main loop: the on-air message is posted from the element's streaming thread).
+void append_shots(Run *run) {
+  GstElement *source = gst_bin_get_by_name(GST_BIN(run->pipeline), "s");
+  if (!source) {
+    print_event("\"event\":\"error\",\"message\":\"--append needs an element named s\"");
+    run->exit_code = 1;
+    g_main_loop_quit(run->loop);
+    return;
+  }
+  for (gchar **prompt = run->append; *prompt; ++prompt) {
+    GstStructure *fields = gst_structure_new("shot", "prompt", G_TYPE_STRING, *prompt, "duration",
+                                             G_TYPE_INT, run->append_duration, nullptr);
+    gboolean accepted = FALSE;
+    g_signal_emit_by_name(source, "append-shot", fields, &accepted);
+    gst_structure_free(fields);
+    print_event("\"event\":\"appended\",\"prompt\":" + quoted(*prompt) +
+                ",\"accepted\":" + (accepted ? "true" : "false"));
+  }
+  gst_object_unref(source);
+}
+
 gboolean on_message(GstBus *, GstMessage *message, gpointer data) {
   auto *run = static_cast<Run *>(data);
-  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
+  const GstStructure *s = gst_message_get_structure(message);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT && s &&
+      gst_structure_has_name(s, "see2ai-shot")) {
+    guint index = 0;
+    gst_structure_get_uint(s, "index", &index);
+    if (index == 0 && run->append) append_shots(run);
+    if (run->stop_after_shot >= 0 && index == static_cast<guint>(run->stop_after_shot)) {
+      print_event("\"event\":\"stopped\"");
+      g_main_loop_quit(run->loop);
+    }
+  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
     print_event("\"event\":\"eos\"");
     std::lock_guard<std::mutex> guard(run->lock);
     for (const auto &[name, count] : run->video_buffers)
@@ -112,10 +176,19 @@ gboolean on_deadline(gpointer data) {
 int main(int argc, char **argv) {
   gboolean first_buffer = FALSE;
   gint deadline_s = 120;
+  Run run;
   GOptionEntry entries[] = {
       {"first-buffer", 0, 0, G_OPTION_ARG_NONE, &first_buffer,
        "Stop once every see2aivideosrc pushed its first video buffer", nullptr},
       {"deadline", 0, 0, G_OPTION_ARG_INT, &deadline_s, "Give up after this many seconds", "S"},
+      {"append", 0, 0, G_OPTION_ARG_STRING_ARRAY, &run.append,
+       "Append a shot with this prompt to the element named s once its shot 0 is on air "
+       "(repeatable)",
+       "PROMPT"},
+      {"append-duration", 0, 0, G_OPTION_ARG_INT, &run.append_duration,
+       "The appended shots' duration in seconds (default 4)", "S"},
+      {"stop-after-shot", 0, 0, G_OPTION_ARG_INT, &run.stop_after_shot,
+       "Stop when the shot with this index goes on air", "N"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   GOptionContext *options = g_option_context_new("PIPELINE-DESCRIPTION");
   g_option_context_add_main_entries(options, entries, nullptr);
@@ -135,8 +208,8 @@ int main(int argc, char **argv) {
     g_error_free(error);
     return 2;
   }
-  Run run;
   run.loop = g_main_loop_new(nullptr, FALSE);
+  run.pipeline = pipeline;
   run.stop_at_first_buffer = first_buffer;
 
   GstIterator *elements = gst_bin_iterate_recurse(GST_BIN(pipeline));
@@ -161,7 +234,7 @@ int main(int argc, char **argv) {
   gst_iterator_free(elements);
 
   GstBus *bus = gst_element_get_bus(pipeline);
-  gst_bus_set_sync_handler(bus, on_message_sync, nullptr, nullptr);
+  gst_bus_set_sync_handler(bus, on_message_sync, &run, nullptr);
   gst_bus_add_watch(bus, on_message, &run);
   g_timeout_add_seconds(static_cast<guint>(deadline_s), on_deadline, &run);
 
@@ -176,5 +249,6 @@ int main(int argc, char **argv) {
   gst_object_unref(bus);
   gst_object_unref(pipeline);
   g_main_loop_unref(run.loop);
+  g_strfreev(run.append);
   return run.exit_code;
 }

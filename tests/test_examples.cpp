@@ -13,6 +13,7 @@
 #include <exception>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -534,6 +535,190 @@ TEST_F(ExamplesTest, GesEditChainRendersThreeTrimmedShotsCrossfadedAndTitled) {
   // Each shot was generated once, though GES opened each URI twice.
   const auto posts = submits(read_log(server));
   EXPECT_EQ(posts.size(), 3u);
+}
+
+}  // namespace
+
+namespace {
+
+// What a storyboard promises: each shot's chapter title (play.title, else its prompt) and length
+// (its duration, else the script's duration=4).
+struct PlannedShot {
+  std::string title;
+  double seconds = 4;
+};
+
+std::vector<PlannedShot> read_storyboard(const std::string &path) {
+  std::vector<PlannedShot> shots;
+  JsonParser *parser = json_parser_new();
+  if (json_parser_load_from_file(parser, path.c_str(), nullptr)) {
+    JsonArray *array = json_node_get_array(json_parser_get_root(parser));
+    for (guint i = 0; i < json_array_get_length(array); ++i) {
+      JsonObject *shot = json_array_get_object_element(array, i);
+      PlannedShot planned;
+      planned.title = json_object_get_string_member(shot, "prompt");
+      if (json_object_has_member(shot, "duration"))
+        planned.seconds = static_cast<double>(json_object_get_int_member(shot, "duration"));
+      if (json_object_has_member(shot, "play")) {
+        JsonObject *play = json_object_get_object_member(shot, "play");
+        if (json_object_has_member(play, "title"))
+          planned.title = json_object_get_string_member(play, "title");
+      }
+      shots.push_back(planned);
+    }
+  }
+  g_object_unref(parser);
+  return shots;
+}
+
+// The last table of contents that reached a pad (matroskademux sends the file's chapters down
+// each stream as a TOC event).
+struct TocWatch {
+  std::mutex lock;
+  GstToc *toc = nullptr;
+  ~TocWatch() {
+    if (toc) gst_toc_unref(toc);
+  }
+  void attach(GstElement *sink) {
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        [](GstPad *, GstPadProbeInfo *info, gpointer data) {
+          auto *self = static_cast<TocWatch *>(data);
+          GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+          if (GST_EVENT_TYPE(event) != GST_EVENT_TOC) return GST_PAD_PROBE_OK;
+          GstToc *toc = nullptr;
+          gst_event_parse_toc(event, &toc, nullptr);
+          std::lock_guard<std::mutex> guard(self->lock);
+          if (self->toc) gst_toc_unref(self->toc);
+          self->toc = toc;
+          return GST_PAD_PROBE_OK;
+        },
+        this, nullptr);
+    gst_object_unref(pad);
+  }
+};
+
+struct ReadChapter {
+  std::string title;
+  gint64 start = -1, stop = -1;
+};
+
+// The chapters of a TOC, whether or not they sit under an edition.
+std::vector<ReadChapter> chapters_of(GstToc *toc) {
+  std::vector<ReadChapter> chapters;
+  std::vector<GstTocEntry *> pending;
+  for (GList *l = gst_toc_get_entries(toc); l; l = l->next)
+    pending.push_back(static_cast<GstTocEntry *>(l->data));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    GstTocEntry *entry = pending[i];
+    if (gst_toc_entry_get_entry_type(entry) != GST_TOC_ENTRY_TYPE_CHAPTER) {
+      for (GList *l = gst_toc_entry_get_sub_entries(entry); l; l = l->next)
+        pending.push_back(static_cast<GstTocEntry *>(l->data));
+      continue;
+    }
+    ReadChapter chapter;
+    gst_toc_entry_get_start_stop_times(entry, &chapter.start, &chapter.stop);
+    const GstTagList *tags = gst_toc_entry_get_tags(entry);
+    gchar *title = nullptr;
+    if (tags && gst_tag_list_get_string(tags, GST_TAG_TITLE, &title)) chapter.title = title;
+    g_free(title);
+    chapters.push_back(chapter);
+  }
+  return chapters;
+}
+
+TEST_F(ExamplesTest, StoryboardToMkvWritesOneChapterPerShot) {
+  DevServerProcess server;
+  ExampleRun run =
+      run_example({"bash", script("storyboard-to-mkv.sh"), out_}, server.url(), kKey, {}, 120);
+  expect_clean_exit(run);
+  const std::string mkv = out_ + "/storyboard.mkv";
+  EXPECT_NE(run.out.find("Wrote " + mkv), std::string::npos) << transcript(run);
+
+  const std::vector<PlannedShot> shots = read_storyboard(script("storyboard.json"));
+  ASSERT_GE(shots.size(), 3u);
+  double total_s = 0;
+  for (const auto &shot : shots) total_s += shot.seconds;
+
+  PipelineRun clip("filesrc location=\"" + mkv +
+                   "\" ! matroskademux name=d "
+                   "d.video_0 ! queue ! h264parse ! avdec_h264 ! appsink name=sink_video "
+                   "d.audio_0 ! queue ! opusparse ! opusdec ! appsink name=sink_audio");
+  TocWatch toc;
+  GstElement *video_sink = clip.by_name("sink_video");
+  toc.attach(video_sink);
+  gst_object_unref(video_sink);
+  clip.play_to_end(60);
+  EXPECT_TRUE(clip.bus.eos) << clip.bus.error_text;
+  // Every frame of every shot, and sound under all of it.
+  EXPECT_EQ(clip.sink("sink_video").pts.size(), static_cast<size_t>(total_s * 24));
+  EXPECT_NEAR(last_end_s(clip.sink("sink_video")), total_s, 0.05);
+  EXPECT_NEAR(last_end_s(clip.sink("sink_audio")), total_s, 0.1);
+
+  std::lock_guard<std::mutex> guard(toc.lock);
+  ASSERT_NE(toc.toc, nullptr) << "the file has no chapters";
+  const std::vector<ReadChapter> chapters = chapters_of(toc.toc);
+  ASSERT_EQ(chapters.size(), shots.size());
+  double start_s = 0;
+  for (size_t i = 0; i < shots.size(); ++i) {
+    EXPECT_EQ(chapters[i].title, shots[i].title) << "chapter " << i;
+    EXPECT_NEAR(static_cast<double>(chapters[i].start) / GST_SECOND, start_s, 0.001)
+        << "chapter " << i;
+    EXPECT_NEAR(static_cast<double>(chapters[i].stop) / GST_SECOND, start_s + shots[i].seconds,
+                0.001)
+        << "chapter " << i;
+    start_s += shots[i].seconds;
+  }
+  EXPECT_EQ(submits(read_log(server)).size(), shots.size());
+}
+
+TEST_F(ExamplesTest, LiveChannelSwitchesToEachAppendedShotIntoHls) {
+  DevServerProcess server;
+  constexpr int kShots = 3;
+  ExampleRun run = run_example({"/usr/bin/python3", script("live_channel.py"), server.url(), out_,
+                                std::to_string(kShots), "2"},
+                               server.url(), kKey, {}, 120);
+  expect_clean_exit(run);
+
+  // One line per switch, in the order the shots were appended.
+  size_t at = 0;
+  for (int i = 0; i < kShots; ++i) {
+    const std::string line = "on air: shot " + std::to_string(i) + " at ";
+    const size_t found = run.out.find(line, at);
+    ASSERT_NE(found, std::string::npos) << "shot " << i << " in order\n" << transcript(run);
+    at = found + line.size();
+  }
+  EXPECT_EQ(run.out.find("on air: shot " + std::to_string(kShots)), std::string::npos)
+      << transcript(run);
+
+  std::ifstream in(out_ + "/hls/playlist.m3u8");
+  std::string playlist, line;
+  std::vector<std::string> segments;
+  while (std::getline(in, line)) {
+    playlist += line + "\n";
+    if (line.rfind("#EXTINF:", 0) != 0) continue;
+    std::string segment;
+    ASSERT_TRUE(std::getline(in, segment)) << playlist;
+    playlist += segment + "\n";
+    segments.push_back(segment);
+  }
+  EXPECT_NE(playlist.find("#EXT-X-ENDLIST"), std::string::npos) << playlist;
+  // Three 4 s shots went on air one after another: more than two shots' worth of segments.
+  ASSERT_GE(segments.size(), 8u) << playlist;
+  size_t frames = 0;
+  for (const auto &segment : segments) {
+    PipelineRun decode("filesrc location=\"" + out_ + "/hls/" + segment +
+                       "\" ! tsdemux ! h264parse ! avdec_h264 ! appsink name=sink_video");
+    decode.play_to_end(60);
+    EXPECT_TRUE(decode.bus.eos) << segment << ": " << decode.bus.error_text;
+    EXPECT_EQ(decode.bus.errors, 0) << segment;
+    EXPECT_GT(decode.sink("sink_video").pts.size(), 0u) << segment;
+    EXPECT_EQ(decode.sink("sink_video").height, 480) << segment;
+    frames += decode.sink("sink_video").pts.size();
+  }
+  EXPECT_GT(frames, 2u * 4 * 24) << "past the end of the second shot";
+  EXPECT_EQ(submits(read_log(server)).size(), static_cast<size_t>(kShots));
 }
 
 }  // namespace
