@@ -178,6 +178,7 @@ struct GstSee2aiVideoSrcPrivate {
   void shot_skipped(size_t shot);
   void stop_generating();
   bool fill_sound_gap();
+  void take_back_queued();
   GstClockTime output_time(GstClockTime pts);
   void push_frame(const see2ai::DecodedFrame &frame);
   bool switch_immediately();
@@ -577,6 +578,19 @@ bool GstSee2aiVideoSrcPrivate::fill_sound_gap() {
   return false;
 }
 
+// An immediate switch: the current shot's frames still queued (up to PadQueues::kLimit ahead of
+// the clock) give way to the new shot, whose frames start where the last one that went out ended.
+void GstSee2aiVideoSrcPrivate::take_back_queued() {
+  for (StreamKind kind : {StreamKind::Video, StreamKind::Audio}) {
+    GstClockTime pts = pads.take_back(kind);
+    if (!GST_CLOCK_TIME_IS_VALID(pts)) continue;
+    if (pads.live() && timeline.has_live_base()) pts -= MIN(pts, timeline.live_base());
+    timeline.take_back(
+        kind == StreamKind::Video ? StreamTimeline::Stream::Video : StreamTimeline::Stream::Audio,
+        pts);
+  }
+}
+
 // A stream time as a buffer timestamp: live output is shifted to the running time its first buffer
 // went out at.
 GstClockTime GstSee2aiVideoSrcPrivate::output_time(GstClockTime pts) {
@@ -658,6 +672,7 @@ void GstSee2aiVideoSrcPrivate::decode_iteration() {
     if (loop && switch_immediately() && playlist.switch_due()) {
       // A ready shot goes on air at the next frame instead of at the end of this play.
       decoder.reset();
+      take_back_queued();
       if (fill_sound_gap()) playlist.switch_now();
       return;
     }

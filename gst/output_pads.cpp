@@ -305,6 +305,11 @@ void OutputPads::push_toc(const std::vector<see2ai::Chapter> &chapters, bool upd
   gst_toc_unref(toc);
 }
 
+GstClockTime OutputPads::take_back(StreamKind kind) {
+  const Pad &out = pad_of(kind);
+  return out.pad ? queues_.take_back_buffers(out.queue) : GST_CLOCK_TIME_NONE;
+}
+
 GstFlowReturn OutputPads::push(StreamKind kind, GstBuffer *buffer) {
   return queues_.push(pad_of(kind).queue, GST_MINI_OBJECT_CAST(buffer));
 }

@@ -74,6 +74,9 @@ class OutputPads {
   // A table of contents, one chapter per entry, to every pad (in order with the buffers).
   // `update`: it replaces one sent before.
   void push_toc(const std::vector<see2ai::Chapter> &chapters, bool update);
+  // Takes back the buffers of `kind` not yet pushed (see PadQueues::take_back_buffers): the
+  // timestamp of the earliest, or GST_CLOCK_TIME_NONE.
+  GstClockTime take_back(see2ai::StreamKind kind);
   // To every pad: serialized events in order with the buffers, others at once (takes `event`).
   void push_event(GstEvent *event);
 

@@ -82,6 +82,28 @@ GstFlowReturn PadQueues::push(size_t index, GstMiniObject *item) {
   return combined_;
 }
 
+GstClockTime PadQueues::take_back_buffers(size_t index) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  Queue &queue = queues_[index];
+  GstClockTime earliest = GST_CLOCK_TIME_NONE;
+  std::deque<GstMiniObject *> kept;
+  for (GstMiniObject *item : queue.items) {
+    if (!GST_IS_BUFFER(item)) {
+      kept.push_back(item);
+      continue;
+    }
+    const GstClockTime pts = GST_BUFFER_PTS(GST_BUFFER_CAST(item));
+    if (GST_CLOCK_TIME_IS_VALID(pts) && (!GST_CLOCK_TIME_IS_VALID(earliest) || pts < earliest))
+      earliest = pts;
+    queue.queued -= MIN(queue.queued, play_time(item));
+    gst_mini_object_unref(item);
+  }
+  queue.items.swap(kept);
+  if (GST_CLOCK_TIME_IS_VALID(earliest)) queue.pushed_end = earliest;
+  cond_.notify_all();
+  return earliest;
+}
+
 void PadQueues::set_flushing(bool flushing) {
   std::lock_guard<std::mutex> guard(mutex_);
   flushing_ = flushing;

@@ -33,6 +33,9 @@ class PadQueues {
   bool accepts(size_t index);
   // A seek (flushing or not): what each pad had been given no longer says where it stands.
   void new_segment();
+  // Takes back every buffer still queued for the pad (events stay, in order) and returns the
+  // timestamp of the earliest one, or GST_CLOCK_TIME_NONE when none was queued.
+  GstClockTime take_back_buffers(size_t index);
   // Flushing: drops what is queued, wakes every waiter; pop() returns nullptr until unset.
   void set_flushing(bool flushing);
 

@@ -59,6 +59,12 @@ StreamTimeline::Placement StreamTimeline::place(Stream stream, int64_t pts_ns, i
   return placement;
 }
 
+void StreamTimeline::take_back(Stream stream, uint64_t end_ns) {
+  uint64_t &end = stream == Stream::Video ? video_end_ : audio_end_;
+  end = std::min(end, end_ns);
+  position_ = std::max(video_end_, audio_end_);
+}
+
 std::optional<StreamTimeline::Gap> StreamTimeline::take_sound_gap() {
   if (audio_end_ >= video_end_) return std::nullopt;
   Gap gap{audio_end_, video_end_ - audio_end_};

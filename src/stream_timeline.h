@@ -62,6 +62,10 @@ class StreamTimeline {
   // Every stream that plays (`video`, `audio`: which ones do) has passed the stop.
   bool all_past_stop(bool video, bool audio) const;
 
+  // Frames of `stream` from `end_ns` (stream time) on were taken back before they went out: that
+  // stream ends there again.
+  void take_back(Stream stream, uint64_t end_ns);
+
   // Sound missing under the picture so far (a shot without sound among shots with sound, or sound
   // shorter than its picture): from the end of the sound to the end of the picture, in stream
   // time. Counted as filled (with silence) once taken.

@@ -128,3 +128,22 @@ TEST_F(PadQueuesTest, AFlushForgetsWhatTheSiblingsDid) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(PadQueuesTest, BuffersNotYetPushedAreTakenBackAndEventsStay) {
+  queues.push(audio, buffer_at(0, kAudioFrame));  // the sibling has data: the limit holds
+  EXPECT_EQ(queues.take_back_buffers(video), GST_CLOCK_TIME_NONE) << "nothing queued";
+  queues.push(video, buffer_at(0, kFrame));
+  queues.push(video, GST_MINI_OBJECT_CAST(gst_event_new_gap(kFrame, kFrame)));
+  queues.push(video, buffer_at(kFrame, kFrame));
+  queues.push(video, buffer_at(2 * kFrame, kFrame));
+  gst_mini_object_unref(queues.pop(video));  // the first one went out
+  EXPECT_EQ(queues.take_back_buffers(video), kFrame);
+  GstMiniObject *left = queues.pop(video);
+  ASSERT_TRUE(GST_IS_EVENT(left)) << "the event stays";
+  gst_mini_object_unref(left);
+  EXPECT_EQ(fill_video(kFrame), kFramesInLimit) << "what was taken back no longer counts";
+}
+
+}  // namespace

@@ -213,3 +213,21 @@ TEST(StreamTimeline, ASoundGapUnderThePictureIsTakenOnceForSilence) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(StreamTimeline, FramesTakenBackEndTheirStreamEarlier) {
+  see2ai::StreamTimeline timeline;
+  timeline.start(true);
+  timeline.start_file(-1);
+  for (int i = 0; i < 10; ++i) timeline.place(Stream::Video, i * kFrame, kFrame);
+  timeline.take_back(Stream::Video, 4 * kFrame);
+  EXPECT_EQ(timeline.position(), static_cast<uint64_t>(4 * kFrame));
+  timeline.start_file(-1);
+  EXPECT_EQ(timeline.file_offset(), static_cast<uint64_t>(4 * kFrame))
+      << "the next file follows the last frame that went out";
+  timeline.take_back(Stream::Video, 9 * kFrame);
+  EXPECT_EQ(timeline.position(), static_cast<uint64_t>(4 * kFrame)) << "never later";
+}
+
+}  // namespace
