@@ -21,86 +21,23 @@
 
 #include "clip_renderer.h"
 #include "devserver_process.h"
+#include "launch_process.h"
 #include "pipeline_run.h"
+#include "server_log.h"
 
+using see2ai::test::count_submits;
 using see2ai::test::DevServerArgs;
 using see2ai::test::DevServerProcess;
+using see2ai::test::LogEntry;
+using see2ai::test::only;
 using see2ai::test::PipelineRun;
+using see2ai::test::read_log;
+using see2ai::test::wait_for_log;
 
 namespace {
 
 constexpr const char *kKey = "test-key-0123456789";
 constexpr double kFramesOf4s = 4 * 24;
-
-// One line of the dev server's request log (a request or a state event).
-struct LogEntry {
-  long t_ms = 0;
-  long received_ms = 0;  // requests: when the server had it (t_ms: when its answer was out)
-  std::string method, path, event, state, task_id, fault, range;
-  int status = -1;
-  bool authorization = false;
-  bool is_submit() const { return method == "POST" && path.rfind("/api/v1/actions/", 0) == 0; }
-  bool is_status() const { return method == "GET" && path.rfind("/api/v1/status/", 0) == 0; }
-  bool is_download() const { return method == "GET" && path.rfind("/files/", 0) == 0; }
-};
-
-std::string string_member(JsonObject *object, const char *name) {
-  JsonNode *node = json_object_get_member(object, name);
-  if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
-    return {};
-  return json_node_get_string(node);
-}
-
-std::vector<LogEntry> read_log(DevServerProcess &server) {
-  std::vector<LogEntry> entries;
-  for (const auto &line : server.request_log()) {
-    JsonParser *parser = json_parser_new();
-    if (json_parser_load_from_data(parser, line.c_str(), -1, nullptr) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-      JsonObject *object = json_node_get_object(json_parser_get_root(parser));
-      LogEntry entry;
-      entry.t_ms = static_cast<long>(json_object_get_int_member_with_default(object, "t_ms", 0));
-      entry.received_ms =
-          static_cast<long>(json_object_get_int_member_with_default(object, "received_ms", 0));
-      entry.status =
-          static_cast<int>(json_object_get_int_member_with_default(object, "status", -1));
-      entry.authorization =
-          json_object_get_boolean_member_with_default(object, "authorization", FALSE);
-      entry.method = string_member(object, "method");
-      entry.path = string_member(object, "path");
-      entry.event = string_member(object, "event");
-      entry.state = string_member(object, "state");
-      entry.task_id = string_member(object, "task_id");
-      entry.fault = string_member(object, "fault");
-      entry.range = string_member(object, "range");
-      entries.push_back(entry);
-    }
-    g_object_unref(parser);
-  }
-  return entries;
-}
-
-template <typename Predicate>
-std::vector<LogEntry> only(const std::vector<LogEntry> &entries, Predicate keep) {
-  std::vector<LogEntry> kept;
-  std::copy_if(entries.begin(), entries.end(), std::back_inserter(kept), keep);
-  return kept;
-}
-
-size_t count_submits(DevServerProcess &server) {
-  return only(read_log(server), [](const LogEntry &e) { return e.is_submit(); }).size();
-}
-
-// Polls the request log until `ready` holds for it; false at the deadline (a hang guard).
-template <typename Predicate>
-bool wait_for_log(DevServerProcess &server, Predicate ready, double timeout_s) {
-  gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
-  while (g_get_monotonic_time() < deadline) {
-    if (ready(read_log(server))) return true;
-    g_usleep(50 * 1000);
-  }
-  return ready(read_log(server));
-}
 
 // Exactly one submit in the log, once the first one is there. The server logs a request when its
 // answer ends; an answer the client gave up on (a body read only in part, a dropped connection)
@@ -1332,31 +1269,6 @@ TEST_F(FaultTest, KeySetAsAPropertyIsNowhereInTheDebugLogBusOrDotDump) {
   EXPECT_EQ(dot.find(kKey), std::string::npos);
 }
 
-// `gst-launch-1.0 -q see2aivideosrc <properties> ! fakesink` in a process of its own, the key in
-// its environment. The caller reaps it (waitpid, g_spawn_close_pid). 0 when it cannot start.
-GPid spawn_gst_launch(const std::vector<std::string> &properties) {
-  std::vector<std::string> argv = {"gst-launch-1.0", "-q", "see2aivideosrc"};
-  argv.insert(argv.end(), properties.begin(), properties.end());
-  argv.insert(argv.end(), {"!", "fakesink"});
-  std::vector<gchar *> cargv;
-  for (auto &a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  gchar **env = g_get_environ();
-  env = g_environ_setenv(env, "SEE2AI_API_KEY", kKey, TRUE);
-  GPid pid = 0;
-  GError *error = nullptr;
-  if (!g_spawn_async(nullptr, cargv.data(), env,
-                     static_cast<GSpawnFlags>(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                              G_SPAWN_STDOUT_TO_DEV_NULL),
-                     nullptr, nullptr, &pid, &error)) {
-    ADD_FAILURE() << error->message;
-    g_error_free(error);
-    pid = 0;
-  }
-  g_strfreev(env);
-  return pid;
-}
-
 TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
   gst_init(nullptr, nullptr);
   DevServerArgs args;
@@ -1367,7 +1279,7 @@ TEST(FaultKilledRun, RunKilledDuringGenerationReattachesWithoutASecondPost) {
       "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse", "sync=false",
       "poll-interval=100",       "duration=4",         "resolution=480p",  "generate-audio=false",
       "prompt=killed-midway"};
-  GPid pid = spawn_gst_launch(properties);
+  GPid pid = see2ai::test::spawn_gst_launch(properties, kKey);
   ASSERT_GT(pid, 0);
   // Killed once the task runs and the dead run has polled it (its journal entry is written).
   bool running = wait_for_log(
@@ -1411,7 +1323,7 @@ TEST(FaultTwinRuns, SameRequestInTwoProcessesAtOnceIsPaidOnce) {
       "api-url=" + server.url(), "cache-dir=" + cache, "cache-mode=reuse",
       "poll-interval=100",       "duration=4",         "resolution=480p",
       "generate-audio=false",    "prompt=twins"};
-  GPid pid = spawn_gst_launch(properties);
+  GPid pid = see2ai::test::spawn_gst_launch(properties, kKey);
   ASSERT_GT(pid, 0);
   // The other process has submitted: it holds the request's key until its clip is stored.
   bool submitted = wait_for_log(
@@ -1564,7 +1476,7 @@ TEST_P(KilledSubmitTest, RerunPaysNothingAndSaysWhy_n) {
       "resolution=480p",
       "generate-audio=false",
       std::string("prompt=killed-while-submitting-") + GetParam().name};
-  GPid pid = spawn_gst_launch(properties);
+  GPid pid = see2ai::test::spawn_gst_launch(properties, kKey);
   ASSERT_GT(pid, 0);
   // Killed once the service has the request (and made its task), its answer not yet out.
   bool submitted = wait_for_log(
