@@ -34,6 +34,8 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 124 ]; then
   exit "$status"
 fi
 
+# A bound shorter than the start and the generation leaves no segment: count none, not the pattern.
+shopt -s nullglob
 segments=("$hls"/segment-*.ts)
 echo "Segments: ${#segments[@]}"
 echo "Playlist: $hls/playlist.m3u8"

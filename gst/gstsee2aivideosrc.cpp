@@ -455,9 +455,7 @@ void GstSee2aiVideoSrcPrivate::finish(GstFlowReturn reason) {
   if (reason == GST_FLOW_EOS && (segment.flags & GST_SEGMENT_FLAG_SEGMENT)) {
     const gint64 stop = static_cast<gint64>(
         GST_CLOCK_TIME_IS_VALID(segment.stop) ? segment.stop : timeline.position());
-    GstMessage *done = gst_message_new_segment_done(GST_OBJECT(src), GST_FORMAT_TIME, stop);
-    gst_message_set_seqnum(done, segment_seqnum);
-    gst_element_post_message(GST_ELEMENT(src), done);
+    // The pads post the SEGMENT_DONE message once they have pushed everything before it.
     GstEvent *event = gst_event_new_segment_done(GST_FORMAT_TIME, stop);
     gst_event_set_seqnum(event, segment_seqnum);
     pads.push_event(event);

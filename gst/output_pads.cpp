@@ -84,6 +84,7 @@ void OutputPads::start(bool live, const std::string &title, const std::string &s
   sent_video_info_ = {};
   copy_frames_ = false;
   allocation_known_ = false;
+  segment_done_left_ = 0;
   queues_.set_flushing(false);
   std::lock_guard<std::mutex> guard(gate_lock_);
   stopping_ = false;
@@ -316,6 +317,11 @@ GstFlowReturn OutputPads::push(StreamKind kind, GstBuffer *buffer) {
 
 // Serialized events travel through the queues, in order with the buffers; flushes go at once.
 void OutputPads::push_event(GstEvent *event) {
+  if (GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE) {
+    const int pads = (video_.pad ? 1 : 0) + (audio_.pad ? 1 : 0);
+    segment_done_left_ = pads;
+    if (pads == 0) post_segment_done(event);
+  }
   for (Pad *out : {&video_, &audio_}) {
     if (!out->pad) continue;
     // FLUSH_STOP is serialized but comes from the seeking thread while the pad tasks are paused:
@@ -335,6 +341,7 @@ void OutputPads::flush_start(guint32 seqnum) {
   push_event(event);
   queues_.set_flushing(true);
   pause_tasks();
+  segment_done_left_ = 0;
 }
 
 void OutputPads::flush_stop(guint32 seqnum) {
@@ -423,8 +430,23 @@ void OutputPads::pad_loop(Pad &out) {
       allocation_known_ = false;
     }
   }
+  const bool segment_done = GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT_DONE;
+  if (segment_done) gst_event_ref(event);
   gst_pad_push_event(pad, event);
+  if (segment_done) {
+    if (segment_done_left_.fetch_sub(1) == 1) post_segment_done(event);
+    gst_event_unref(event);
+  }
   if (last) gst_pad_pause_task(pad);
+}
+
+void OutputPads::post_segment_done(GstEvent *event) {
+  GstFormat format = GST_FORMAT_TIME;
+  gint64 position = -1;
+  gst_event_parse_segment_done(event, &format, &position);
+  GstMessage *done = gst_message_new_segment_done(GST_OBJECT(element_), format, position);
+  gst_message_set_seqnum(done, gst_event_get_seqnum(event));
+  gst_element_post_message(element_, done);
 }
 
 void OutputPads::start_tasks() {

@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -78,6 +79,9 @@ class OutputPads {
   // timestamp of the earliest, or GST_CLOCK_TIME_NONE.
   GstClockTime take_back(see2ai::StreamKind kind);
   // To every pad: serialized events in order with the buffers, others at once (takes `event`).
+  // SEGMENT_DONE also becomes the element's SEGMENT_DONE message, posted once every pad has pushed
+  // its event: an application that waits for the message (to read what arrived, or to queue the
+  // next segment) has had every buffer of the segment by then.
   void push_event(GstEvent *event);
 
   // Flushing seek: flush-start goes out and the pad tasks pause; flush-stop goes out and they run
@@ -121,6 +125,7 @@ class OutputPads {
   void start_tasks();
   void pause_tasks();
   void pad_loop(Pad &out);
+  void post_segment_done(GstEvent *event);  // the message for this SEGMENT_DONE event
   GstBuffer *adapt_to_peer(GstBuffer *buffer);
   bool wait_for_running_time(size_t index, GstClockTime running_time);
   void unschedule_clock_waits();
@@ -141,6 +146,9 @@ class OutputPads {
   GstVideoInfo sent_video_info_{};
   bool copy_frames_ = false;
   bool allocation_known_ = false;
+  // Pads whose SEGMENT_DONE event is still queued; the last one to push it posts the message. A
+  // flush drops the queued events, and the message with them.
+  std::atomic<int> segment_done_left_{0};
 
   // Live: nothing is pushed outside PLAYING.
   std::mutex gate_lock_;

@@ -504,9 +504,12 @@ TEST_F(ElementTest, AccurateFlushingSeekStartsAtTheTarget) {
 
 // Both pads to appsinks, prerolled, the whole clip on disk (see2ai-result comes once the download
 // is complete): the pipeline the seek tests below start from.
-std::unique_ptr<PipelineRun> prerolled_av(const std::string &source_description) {
-  auto run = std::make_unique<PipelineRun>(source_description +
-                                           " name=s s.video ! appsink name=vsink "
+// `video_filter`, if given, goes between the video pad and its appsink.
+std::unique_ptr<PipelineRun> prerolled_av(const std::string &source_description,
+                                          const std::string &video_filter = "") {
+  auto run = std::make_unique<PipelineRun>(source_description + " name=s s.video ! " +
+                                           (video_filter.empty() ? "" : video_filter + " ! ") +
+                                           "appsink name=vsink "
                                            "s.audio ! appsink name=asink");
   EXPECT_TRUE(run->preroll()) << run->bus.error_text;
   EXPECT_TRUE(run->wait_for_element_message("see2ai-result")) << run->bus.error_text;
@@ -571,6 +574,30 @@ TEST_F(ElementTest, SegmentSeekPlaysTheRangeAndEndsWithSegmentDone) {
   EXPECT_EQ(video.pts.front(), 1 * GST_SECOND);
   EXPECT_LT(video.pts.back(), 2 * GST_SECOND);
   EXPECT_NEAR(static_cast<double>(video.pts.size()), 24, 1);
+}
+
+TEST_F(ElementTest, SegmentDoneIsPostedOnceEveryPadHasPushedTheSegment) {
+  // The video branch takes 20 ms a frame: the decoding reaches the stop while the video pad's
+  // task still has the end of the segment queued. The SEGMENT_DONE message ends the run (as an
+  // application waiting for it would go on): every buffer of the segment must be in by then.
+  auto run = prerolled_av(source("prompt=\"segment done\" duration=4 resolution=480p"),
+                          "identity sleep-time=20000");
+  ASSERT_TRUE(
+      gst_element_seek(run->pipeline(), 1.0, GST_FORMAT_TIME,
+                       static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE |
+                                                 GST_SEEK_FLAG_SEGMENT),
+                       GST_SEEK_TYPE_SET, 1 * GST_SECOND, GST_SEEK_TYPE_SET, 2 * GST_SECOND));
+  run->play_to_end();
+  ASSERT_EQ(run->bus.errors, 0) << run->bus.error_text;
+  ASSERT_TRUE(run->bus.segment_done);
+  const auto &video = run->sink("vsink");
+  const auto &audio = run->sink("asink");
+  ASSERT_FALSE(video.pts.empty());
+  ASSERT_FALSE(audio.pts.empty());
+  EXPECT_EQ(video.pts.front(), 1 * GST_SECOND);
+  EXPECT_EQ(video.pts.size(), 24u);
+  EXPECT_GE(video.pts.back() + video.durations.back(), 2 * GST_SECOND);
+  EXPECT_GE(audio.pts.back() + audio.durations.back(), 2 * GST_SECOND);
 }
 
 TEST_F(ElementTest, LoopRepeatsWithContinuousTimestamps) {
