@@ -49,6 +49,7 @@
 #include "output_pads.h"
 #include "see2ai_uri.h"
 #include "shot_chapters.h"
+#include "shot_fields.h"
 #include "shot_messages.h"
 #include "shot_runner.h"
 #include "src_properties.h"
@@ -346,54 +347,10 @@ bool GstSee2aiVideoSrcPrivate::add_appended_shot(const GstStructure *fields, std
     refusal = "the stream has ended";
     return false;
   }
-  SrcSettings shot_settings = settings;
-  see2ai::Shot shot;
-  const gint count = gst_structure_n_fields(fields);
-  for (gint i = 0; i < count && refusal.empty(); ++i) {
-    const gchar *name = gst_structure_nth_field_name(fields, i);
-    const GValue *value = gst_structure_get_value(fields, name);
-    const std::string field = name;
-    if (field == "title" || field == "continue") {
-      const GType want = field == "title" ? G_TYPE_STRING : G_TYPE_BOOLEAN;
-      if (G_VALUE_TYPE(value) != want) {
-        refusal = "field \"" + field + "\" must be a " + g_type_name(want);
-      } else if (field == "title") {
-        shot.play.title = g_value_get_string(value);
-      } else {
-        shot.play.continue_previous = g_value_get_boolean(value);
-      }
-      continue;
-    }
-    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(src), name);
-    if (!pspec || !src_property_is_request_field(pspec->param_id)) {
-      refusal = "field \"" + field + "\" is not a request property (nor \"title\", \"continue\")";
-      break;
-    }
-    GValue converted = G_VALUE_INIT;
-    g_value_init(&converted, G_PARAM_SPEC_VALUE_TYPE(pspec));
-    const bool ok = G_VALUE_TYPE(value) == G_PARAM_SPEC_VALUE_TYPE(pspec)
-                        ? (g_value_copy(value, &converted), true)
-                    : G_VALUE_HOLDS_STRING(value)
-                        ? gst_value_deserialize(&converted, g_value_get_string(value))
-                        : g_value_transform(value, &converted);
-    if (!ok || g_param_value_validate(pspec, &converted))
-      refusal = "field \"" + field + "\" has a value the property does not take";
-    else
-      src_settings_set(shot_settings, pspec->param_id, &converted);
-    g_value_unset(&converted);
-  }
-  shot.request = shot_settings.request;
-  if (refusal.empty()) {
-    try {
-      see2ai::check_shot(shot, index);
-    } catch (const see2ai::ShotError &error) {
-      refusal = error.what();
-      refusal = refusal.substr(refusal.find(": ") + 2);
-      if (!error.field.empty())
-        refusal = "field \"" + property_name_for_field(error.field) + "\": " + refusal;
-    }
-  }
-  if (!refusal.empty()) return false;
+  std::optional<see2ai::Shot> made =
+      shot_from_fields(G_OBJECT_GET_CLASS(src), settings, fields, index, &refusal);
+  if (!made) return false;
+  see2ai::Shot shot = std::move(*made);
   settings.appended.push_back(shot);
   if (runner) {
     // The run becomes a sequence: the audio pad stays through shots without sound.
