@@ -1,5 +1,6 @@
 // Storyboards and shots without a pipeline: the file format, the element's request as every
-// shot's defaults, and the error that names the shot and the field before anything is submitted.
+// shot's defaults, the error that names the shot and the field before anything is submitted, and
+// the table of contents of a sequence.
 #include <gtest/gtest.h>
 
 #include <glib.h>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "shot_chapters.h"
 #include "storyboard.h"
 
 using see2ai::GenerationRequest;
@@ -142,6 +144,31 @@ TEST(Storyboard, AFileIsReadWhole) {
   std::remove(path.c_str());
   ASSERT_EQ(shots.size(), 2u);
   EXPECT_EQ(*shots[1].request.prompt, "two");
+}
+
+}  // namespace
+
+namespace {
+
+// ShotChapters: the table of contents of a sequence, planned before the shots play.
+TEST(ShotChapters, LaterShotsArePlannedAfterThePlayedOnesAndSkippedOnesLeave) {
+  see2ai::ShotChapters chapters;
+  constexpr uint64_t kSecond = 1000000000ull;
+  chapters.plan(0, "one", see2ai::planned_shot_length_ns(4));
+  chapters.plan(1, "two", see2ai::planned_shot_length_ns(-1));
+  chapters.plan(2, "three", see2ai::planned_shot_length_ns(6));
+  std::vector<see2ai::Chapter> table = chapters.chapters();
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_EQ(table[1].start_ns, 4 * kSecond);
+  EXPECT_EQ(table[1].stop_ns, 9 * kSecond) << "the model decides: planned as 5 s";
+  EXPECT_EQ(table[2].stop_ns, 15 * kSecond);
+  chapters.played(0, 0, 4 * kSecond + 1000);
+  chapters.skipped(1);
+  table = chapters.chapters();
+  ASSERT_EQ(table.size(), 2u);
+  EXPECT_EQ(table[1].index, 2u);
+  EXPECT_EQ(table[1].title, "three");
+  EXPECT_EQ(table[1].start_ns, 4 * kSecond + 1000) << "after the real end of the one before";
 }
 
 }  // namespace
