@@ -286,6 +286,39 @@ TEST_F(ShotsTest, ASeekLandsInTheShotThatHoldsItsTargetOnceTheShotsAreOnDisk) {
   EXPECT_TRUE(landed) << "the shot the seek landed in is announced";
 }
 
+TEST_F(ShotsTest, ASeekFromTheEndLandsInTheLastShotOnceTheLengthIsKnown) {
+  const std::string board =
+      write_storyboard("seek-end.json", R"([{"prompt": "end one"}, {"prompt": "end two"}])");
+  PipelineRun run(source("duration=4 resolution=480p max-parallel=2 shots=" + board) +
+                  " src.video ! appsink name=sink sync=false"
+                  " src.audio ! appsink name=sink_audio sync=false");
+  ASSERT_TRUE(run.preroll(120)) << run.bus.error_text;
+  gint64 duration = -1;
+  ASSERT_TRUE(run.wait_for(
+      [&] {
+        return gst_element_query_duration(run.pipeline(), GST_FORMAT_TIME, &duration) &&
+               duration > 0;
+      },
+      120));
+  // The last 2 s of the storyboard: the second half of its second shot.
+  ASSERT_TRUE(gst_element_seek(
+      run.pipeline(), 1.0, GST_FORMAT_TIME,
+      static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), GST_SEEK_TYPE_END,
+      -2 * static_cast<gint64>(GST_SECOND), GST_SEEK_TYPE_NONE, -1));
+  run.play_to_end(120);
+  ASSERT_TRUE(run.bus.eos) << run.bus.error_text;
+  const auto &video = run.sink("sink");
+  ASSERT_FALSE(video.pts.empty());
+  EXPECT_TRUE(near(video.pts.front(), 6 * GST_SECOND)) << video.pts.front();
+  EXPECT_EQ(video.pts.size(), 2 * 24u);
+  EXPECT_TRUE(continuous(video));
+  EXPECT_TRUE(near(end_of(video), 2 * kFourSeconds));
+  bool landed = false;
+  for (const GstStructure *s : shot_messages(run))
+    landed |= shot_index(s) == 1 && near(shot_stream_time(s), 6 * GST_SECOND);
+  EXPECT_TRUE(landed) << "the shot the seek landed in is announced";
+}
+
 TEST_F(ShotsTest, ABrokenShotIsRefusedBeforeAnythingIsSubmitted) {
   const std::string board = write_storyboard(
       "broken.json", R"([{"prompt": "fine"}, {"prompt": "too long", "duration": 99}])");
