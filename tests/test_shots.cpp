@@ -205,6 +205,38 @@ TEST_F(ShotsTest, AFailedMiddleShotIsAWarningAndTheOthersPlay) {
   EXPECT_TRUE(near(shot_stream_time(shots[1]), kFourSeconds));
 }
 
+TEST_F(ShotsTest, AShotWhoseDownloadBreaksIsAWarningAndTheOthersPlay) {
+  // One shot at a time, so the second download is shot 1's: it arrives slowly and stops at 10000
+  // bytes, with no retry allowed.
+  server_.add_faults(
+      R"([{"match":"download","skip":1,"rate":20000,"cut_at":10000,"no_length":true}])");
+  const std::string board = write_storyboard(
+      "broken.json",
+      R"([{"prompt": "whole"}, {"prompt": "cut short"}, {"prompt": "whole again"}])");
+  PipelineRun run(source("duration=4 resolution=480p generate-audio=false shot-failure=skip "
+                         "max-parallel=1 retries=0 shots=" +
+                         board) +
+                  " ! appsink name=sink sync=false");
+  run.play_to_end(120);
+  ASSERT_TRUE(run.bus.eos) << run.bus.error_text;
+  EXPECT_EQ(run.bus.errors, 0);
+  ASSERT_EQ(run.bus.warnings, 1);
+  EXPECT_NE(run.bus.warning_texts[0].find("Shot 1 skipped"), std::string::npos)
+      << run.bus.warning_texts[0];
+  // Whatever of shot 1 was decoded before its download broke stays in the stream; shot 2 follows
+  // it without a gap, whole.
+  const auto &sink = run.sink("sink");
+  EXPECT_GE(sink.pts.size(), 2 * kFramesOf4s);
+  EXPECT_LT(sink.pts.size(), 3 * kFramesOf4s);
+  EXPECT_TRUE(continuous(sink));
+  std::vector<const GstStructure *> shots = shot_messages(run);
+  ASSERT_GE(shots.size(), 2u);
+  EXPECT_EQ(shot_index(shots.front()), 0u);
+  EXPECT_EQ(shot_index(shots.back()), 2u);
+  EXPECT_TRUE(near(end_of(sink) - shot_stream_time(shots.back()), kFourSeconds));
+  EXPECT_EQ(see2ai::test::count_submits(server_), 3u) << "a broken download is never paid again";
+}
+
 TEST_F(ShotsTest, AFailedShotOfAFileIsAnErrorNamingTheShotByDefault) {
   server_.add_faults(R"([{"match":"submit","prompt":"this one fails","task_outcome":"failed"}])");
   const std::string board =
