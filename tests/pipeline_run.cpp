@@ -241,4 +241,58 @@ void PipelineRun::play_to_end(double timeout_s) {
   gst_object_unref(bus_);
 }
 
+SinkEvents::~SinkEvents() {
+  if (toc) gst_toc_unref(toc);
+}
+
+void SinkEvents::attach(GstElement *sink) {
+  GstPad *pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      [](GstPad *, GstPadProbeInfo *info, gpointer data) {
+        auto *self = static_cast<SinkEvents *>(data);
+        GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+        std::lock_guard<std::mutex> guard(self->lock);
+        if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
+          GstCaps *caps = nullptr;
+          gst_event_parse_caps(event, &caps);
+          int width = 0, height = 0;
+          gst_structure_get_int(gst_caps_get_structure(caps, 0), "width", &width);
+          gst_structure_get_int(gst_caps_get_structure(caps, 0), "height", &height);
+          self->sizes.push_back(std::to_string(width) + "x" + std::to_string(height));
+        } else if (GST_EVENT_TYPE(event) == GST_EVENT_TOC) {
+          GstToc *received = nullptr;
+          gst_event_parse_toc(event, &received, nullptr);
+          if (self->toc) gst_toc_unref(self->toc);
+          self->toc = received;
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      this, nullptr);
+  gst_object_unref(pad);
+}
+
+std::vector<TocChapter> chapters_of(GstToc *toc) {
+  std::vector<TocChapter> chapters;
+  std::vector<GstTocEntry *> pending;
+  for (GList *l = gst_toc_get_entries(toc); l; l = l->next)
+    pending.push_back(static_cast<GstTocEntry *>(l->data));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    GstTocEntry *entry = pending[i];
+    if (gst_toc_entry_get_entry_type(entry) != GST_TOC_ENTRY_TYPE_CHAPTER) {
+      for (GList *l = gst_toc_entry_get_sub_entries(entry); l; l = l->next)
+        pending.push_back(static_cast<GstTocEntry *>(l->data));
+      continue;
+    }
+    TocChapter chapter;
+    gst_toc_entry_get_start_stop_times(entry, &chapter.start, &chapter.stop);
+    const GstTagList *tags = gst_toc_entry_get_tags(entry);
+    gchar *title = nullptr;
+    if (tags && gst_tag_list_get_string(tags, GST_TAG_TITLE, &title)) chapter.title = title;
+    g_free(title);
+    chapters.push_back(chapter);
+  }
+  return chapters;
+}
+
 }  // namespace see2ai::test

@@ -12,6 +12,28 @@
 
 namespace see2ai::test {
 
+// What passes an appsink's sink pad besides buffers: the frame size of each caps event and the
+// last table of contents (a demuxer or the element sends chapters as a TOC event).
+struct SinkEvents {
+  std::mutex lock;
+  std::vector<std::string> sizes;  // "WxH" of each caps
+  GstToc *toc = nullptr;
+  SinkEvents() = default;
+  SinkEvents(const SinkEvents &) = delete;
+  SinkEvents &operator=(const SinkEvents &) = delete;
+  ~SinkEvents();
+  // Watches the sink pad of `sink`, an element of a pipeline that outlives this watch.
+  void attach(GstElement *sink);
+};
+
+struct TocChapter {
+  std::string title;
+  gint64 start = -1, stop = -1;
+};
+
+// The chapters of a TOC in order, whether or not they sit under an edition.
+std::vector<TocChapter> chapters_of(GstToc *toc);
+
 struct SinkRecord {
   std::string caps;                     // caps of the first sample
   int width = 0, height = 0;            // of the first sample's caps

@@ -28,6 +28,8 @@ std::vector<LogEntry> read_log(DevServerProcess &server) {
           static_cast<long>(json_object_get_int_member_with_default(object, "received_ms", 0));
       entry.status =
           static_cast<int>(json_object_get_int_member_with_default(object, "status", -1));
+      entry.tokens =
+          static_cast<long>(json_object_get_int_member_with_default(object, "tokens", -1));
       entry.authorization =
           json_object_get_boolean_member_with_default(object, "authorization", FALSE);
       entry.method = string_member(object, "method");

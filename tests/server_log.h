@@ -18,6 +18,7 @@ struct LogEntry {
   long received_ms = 0;  // requests: when the server had it (t_ms: when its answer was out)
   std::string method, path, event, state, task_id, fault, range;
   int status = -1;
+  long tokens = -1;  // charge events
   bool authorization = false;
   bool is_submit() const { return method == "POST" && path.rfind("/api/v1/actions/", 0) == 0; }
   bool is_status() const { return method == "GET" && path.rfind("/api/v1/status/", 0) == 0; }

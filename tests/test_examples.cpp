@@ -22,11 +22,14 @@
 #include "clip_renderer.h"
 #include "devserver_process.h"
 #include "pipeline_run.h"
+#include "server_log.h"
 
 using see2ai::test::DevServerArgs;
 using see2ai::test::DevServerProcess;
+using see2ai::test::LogEntry;
 using see2ai::test::make_temp_dir;
 using see2ai::test::PipelineRun;
+using see2ai::test::read_log;
 
 namespace {
 
@@ -211,46 +214,8 @@ void expect_clean_exit(const ExampleRun &run) {
   EXPECT_EQ(run.err.find(kKey), std::string::npos) << "the API key was printed";
 }
 
-struct LogEntry {
-  std::string method, path, event, task_id, state;
-  gint64 t_ms = -1;
-  gint64 tokens = -1;
-};
-
-std::string member_string(JsonObject *object, const char *name) {
-  if (!json_object_has_member(object, name) || json_object_get_null_member(object, name)) return "";
-  return json_object_get_string_member(object, name);
-}
-
-std::vector<LogEntry> read_log(DevServerProcess &server) {
-  std::vector<LogEntry> entries;
-  for (const auto &line : server.request_log()) {
-    JsonNode *node = json_from_string(line.c_str(), nullptr);
-    if (!node) continue;
-    if (JSON_NODE_HOLDS_OBJECT(node)) {
-      JsonObject *object = json_node_get_object(node);
-      LogEntry entry;
-      entry.method = member_string(object, "method");
-      entry.path = member_string(object, "path");
-      entry.event = member_string(object, "event");
-      entry.task_id = member_string(object, "task_id");
-      entry.state = member_string(object, "state");
-      if (json_object_has_member(object, "t_ms"))
-        entry.t_ms = json_object_get_int_member(object, "t_ms");
-      if (json_object_has_member(object, "tokens"))
-        entry.tokens = json_object_get_int_member(object, "tokens");
-      entries.push_back(entry);
-    }
-    json_node_unref(node);
-  }
-  return entries;
-}
-
 std::vector<LogEntry> submits(const std::vector<LogEntry> &log) {
-  std::vector<LogEntry> posts;
-  for (const auto &entry : log)
-    if (entry.method == "POST" && entry.path.find("/api/v1/actions/") == 0) posts.push_back(entry);
-  return posts;
+  return see2ai::test::only(log, [](const LogEntry &entry) { return entry.is_submit(); });
 }
 
 std::vector<uint8_t> read_file(const std::string &path) {
@@ -658,63 +623,6 @@ std::vector<PlannedShot> read_storyboard(const std::string &path) {
   return shots;
 }
 
-// The last table of contents that reached a pad (matroskademux sends the file's chapters down
-// each stream as a TOC event).
-struct TocWatch {
-  std::mutex lock;
-  GstToc *toc = nullptr;
-  ~TocWatch() {
-    if (toc) gst_toc_unref(toc);
-  }
-  void attach(GstElement *sink) {
-    GstPad *pad = gst_element_get_static_pad(sink, "sink");
-    gst_pad_add_probe(
-        pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        [](GstPad *, GstPadProbeInfo *info, gpointer data) {
-          auto *self = static_cast<TocWatch *>(data);
-          GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
-          if (GST_EVENT_TYPE(event) != GST_EVENT_TOC) return GST_PAD_PROBE_OK;
-          GstToc *toc = nullptr;
-          gst_event_parse_toc(event, &toc, nullptr);
-          std::lock_guard<std::mutex> guard(self->lock);
-          if (self->toc) gst_toc_unref(self->toc);
-          self->toc = toc;
-          return GST_PAD_PROBE_OK;
-        },
-        this, nullptr);
-    gst_object_unref(pad);
-  }
-};
-
-struct ReadChapter {
-  std::string title;
-  gint64 start = -1, stop = -1;
-};
-
-// The chapters of a TOC, whether or not they sit under an edition.
-std::vector<ReadChapter> chapters_of(GstToc *toc) {
-  std::vector<ReadChapter> chapters;
-  std::vector<GstTocEntry *> pending;
-  for (GList *l = gst_toc_get_entries(toc); l; l = l->next)
-    pending.push_back(static_cast<GstTocEntry *>(l->data));
-  for (size_t i = 0; i < pending.size(); ++i) {
-    GstTocEntry *entry = pending[i];
-    if (gst_toc_entry_get_entry_type(entry) != GST_TOC_ENTRY_TYPE_CHAPTER) {
-      for (GList *l = gst_toc_entry_get_sub_entries(entry); l; l = l->next)
-        pending.push_back(static_cast<GstTocEntry *>(l->data));
-      continue;
-    }
-    ReadChapter chapter;
-    gst_toc_entry_get_start_stop_times(entry, &chapter.start, &chapter.stop);
-    const GstTagList *tags = gst_toc_entry_get_tags(entry);
-    gchar *title = nullptr;
-    if (tags && gst_tag_list_get_string(tags, GST_TAG_TITLE, &title)) chapter.title = title;
-    g_free(title);
-    chapters.push_back(chapter);
-  }
-  return chapters;
-}
-
 TEST_F(ExamplesTest, StoryboardToMkvWritesOneChapterPerShot) {
   DevServerProcess server;
   ExampleRun run =
@@ -732,7 +640,7 @@ TEST_F(ExamplesTest, StoryboardToMkvWritesOneChapterPerShot) {
                    "\" ! matroskademux name=d "
                    "d.video_0 ! queue ! h264parse ! avdec_h264 ! appsink name=sink_video "
                    "d.audio_0 ! queue ! opusparse ! opusdec ! appsink name=sink_audio");
-  TocWatch toc;
+  see2ai::test::SinkEvents toc;
   GstElement *video_sink = clip.by_name("sink_video");
   toc.attach(video_sink);
   gst_object_unref(video_sink);
@@ -745,7 +653,7 @@ TEST_F(ExamplesTest, StoryboardToMkvWritesOneChapterPerShot) {
 
   std::lock_guard<std::mutex> guard(toc.lock);
   ASSERT_NE(toc.toc, nullptr) << "the file has no chapters";
-  const std::vector<ReadChapter> chapters = chapters_of(toc.toc);
+  const std::vector<see2ai::test::TocChapter> chapters = see2ai::test::chapters_of(toc.toc);
   ASSERT_EQ(chapters.size(), shots.size());
   double start_s = 0;
   for (size_t i = 0; i < shots.size(); ++i) {

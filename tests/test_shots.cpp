@@ -74,39 +74,39 @@ GstClockTime shot_stream_time(const GstStructure *s) {
   return time;
 }
 
-// What a pad probe on an appsink's sink pad sees: the width of each caps, and the last TOC.
-struct EventWatch {
-  std::mutex lock;
-  std::vector<std::string> sizes;  // "WxH" of each caps
-  GstToc *toc = nullptr;
-  ~EventWatch() {
-    if (toc) gst_toc_unref(toc);
-  }
-  void attach(GstElement *sink) {
-    GstPad *pad = gst_element_get_static_pad(sink, "sink");
-    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_event, this, nullptr);
-    gst_object_unref(pad);
-  }
-  static GstPadProbeReturn on_event(GstPad *, GstPadProbeInfo *info, gpointer data) {
-    auto *self = static_cast<EventWatch *>(data);
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
-    std::lock_guard<std::mutex> guard(self->lock);
-    if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
-      GstCaps *caps = nullptr;
-      gst_event_parse_caps(event, &caps);
-      int width = 0, height = 0;
-      gst_structure_get_int(gst_caps_get_structure(caps, 0), "width", &width);
-      gst_structure_get_int(gst_caps_get_structure(caps, 0), "height", &height);
-      self->sizes.push_back(std::to_string(width) + "x" + std::to_string(height));
-    } else if (GST_EVENT_TYPE(event) == GST_EVENT_TOC) {
-      GstToc *toc = nullptr;
-      gst_event_parse_toc(event, &toc, nullptr);
-      if (self->toc) gst_toc_unref(self->toc);
-      self->toc = toc;
-    }
-    return GST_PAD_PROBE_OK;
-  }
-};
+// The pipeline's duration once the element knows it (every shot on disk), or -1 at the deadline.
+gint64 duration_once_known(PipelineRun &run) {
+  gint64 duration = -1;
+  run.wait_for(
+      [&] {
+        return gst_element_query_duration(run.pipeline(), GST_FORMAT_TIME, &duration) &&
+               duration > 0;
+      },
+      120);
+  return duration;
+}
+
+// Shot `index` went on air at `stream_time`.
+bool announced(const PipelineRun &run, guint index, GstClockTime stream_time) {
+  for (const GstStructure *s : shot_messages(run))
+    if (shot_index(s) == index && near(shot_stream_time(s), stream_time)) return true;
+  return false;
+}
+
+// A storyboard of three whose middle shot failed and was skipped: the run ended cleanly with one
+// warning naming shot 1, and shot 2 went on air after shot 0.
+::testing::AssertionResult ended_skipping_shot_1(const PipelineRun &run) {
+  if (!run.bus.eos || run.bus.errors != 0)
+    return ::testing::AssertionFailure() << "no clean end: " << run.bus.error_text;
+  if (run.bus.warnings != 1 || run.bus.warning_texts[0].find("Shot 1 skipped") == std::string::npos)
+    return ::testing::AssertionFailure()
+           << run.bus.warnings << " warnings, the first: "
+           << (run.bus.warning_texts.empty() ? "" : run.bus.warning_texts[0]);
+  std::vector<const GstStructure *> shots = shot_messages(run);
+  if (shots.size() < 2 || shot_index(shots.front()) != 0 || shot_index(shots.back()) != 2)
+    return ::testing::AssertionFailure() << "shots 0 then 2 did not go on air";
+  return ::testing::AssertionSuccess();
+}
 
 class ShotsTest : public ::testing::Test {
  protected:
@@ -128,7 +128,7 @@ TEST_F(ShotsTest, ShotsOfDifferentSizesAndOneWithoutSoundPlayAsOneGaplessStream)
   PipelineRun run(source("duration=4 resolution=480p max-parallel=2 shots=" + board) +
                   " src.video ! appsink name=sink_video sync=false"
                   " src.audio ! appsink name=sink_audio sync=false");
-  EventWatch video_events;
+  see2ai::test::SinkEvents video_events;
   GstElement *video_sink = run.by_name("sink_video");
   video_events.attach(video_sink);
   gst_object_unref(video_sink);
@@ -151,23 +151,16 @@ TEST_F(ShotsTest, ShotsOfDifferentSizesAndOneWithoutSoundPlayAsOneGaplessStream)
     for (size_t i = 1; i < video_events.sizes.size(); ++i)
       EXPECT_NE(video_events.sizes[i], video_events.sizes[i - 1]) << i;
     ASSERT_NE(video_events.toc, nullptr);
-    GList *editions = gst_toc_get_entries(video_events.toc);
-    ASSERT_EQ(g_list_length(editions), 1u);
-    GList *chapters = gst_toc_entry_get_sub_entries(static_cast<GstTocEntry *>(editions->data));
-    ASSERT_EQ(g_list_length(chapters), 4u);
+    EXPECT_EQ(g_list_length(gst_toc_get_entries(video_events.toc)), 1u) << "one edition";
+    const auto chapters = see2ai::test::chapters_of(video_events.toc);
+    ASSERT_EQ(chapters.size(), 4u);
     const char *titles[] = {"shot zero, wide", "shot one, square", "Silence",
                             "shot three, four by three"};
-    int i = 0;
-    for (GList *l = chapters; l; l = l->next, ++i) {
-      auto *chapter = static_cast<GstTocEntry *>(l->data);
-      gint64 start = -1, stop = -1;
-      ASSERT_TRUE(gst_toc_entry_get_start_stop_times(chapter, &start, &stop));
-      EXPECT_TRUE(near(static_cast<GstClockTime>(start), i * kFourSeconds)) << i << ": " << start;
-      EXPECT_TRUE(near(static_cast<GstClockTime>(stop), (i + 1) * kFourSeconds)) << i;
-      gchar *title = nullptr;
-      ASSERT_TRUE(gst_tag_list_get_string(gst_toc_entry_get_tags(chapter), GST_TAG_TITLE, &title));
-      EXPECT_STREQ(title, titles[i]);
-      g_free(title);
+    for (size_t i = 0; i < chapters.size(); ++i) {
+      EXPECT_EQ(chapters[i].title, titles[i]);
+      EXPECT_TRUE(near(static_cast<GstClockTime>(chapters[i].start), i * kFourSeconds))
+          << i << ": " << chapters[i].start;
+      EXPECT_TRUE(near(static_cast<GstClockTime>(chapters[i].stop), (i + 1) * kFourSeconds)) << i;
     }
   }
 
@@ -190,18 +183,12 @@ TEST_F(ShotsTest, AFailedMiddleShotIsAWarningAndTheOthersPlay) {
                          board) +
                   " ! appsink name=sink sync=false");
   run.play_to_end(120);
-  ASSERT_TRUE(run.bus.eos) << run.bus.error_text;
-  EXPECT_EQ(run.bus.errors, 0);
-  ASSERT_EQ(run.bus.warnings, 1);
-  EXPECT_NE(run.bus.warning_texts[0].find("Shot 1 skipped"), std::string::npos)
-      << run.bus.warning_texts[0];
+  ASSERT_TRUE(ended_skipping_shot_1(run));
   const auto &sink = run.sink("sink");
   EXPECT_EQ(sink.pts.size(), 2 * kFramesOf4s);
   EXPECT_TRUE(continuous(sink));
   std::vector<const GstStructure *> shots = shot_messages(run);
   ASSERT_EQ(shots.size(), 2u);
-  EXPECT_EQ(shot_index(shots[0]), 0u);
-  EXPECT_EQ(shot_index(shots[1]), 2u);
   EXPECT_TRUE(near(shot_stream_time(shots[1]), kFourSeconds));
 }
 
@@ -218,11 +205,7 @@ TEST_F(ShotsTest, AShotWhoseDownloadBreaksIsAWarningAndTheOthersPlay) {
                          board) +
                   " ! appsink name=sink sync=false");
   run.play_to_end(120);
-  ASSERT_TRUE(run.bus.eos) << run.bus.error_text;
-  EXPECT_EQ(run.bus.errors, 0);
-  ASSERT_EQ(run.bus.warnings, 1);
-  EXPECT_NE(run.bus.warning_texts[0].find("Shot 1 skipped"), std::string::npos)
-      << run.bus.warning_texts[0];
+  ASSERT_TRUE(ended_skipping_shot_1(run));
   // Whatever of shot 1 was decoded before its download broke stays in the stream; shot 2 follows
   // it without a gap, whole.
   const auto &sink = run.sink("sink");
@@ -230,9 +213,6 @@ TEST_F(ShotsTest, AShotWhoseDownloadBreaksIsAWarningAndTheOthersPlay) {
   EXPECT_LT(sink.pts.size(), 3 * kFramesOf4s);
   EXPECT_TRUE(continuous(sink));
   std::vector<const GstStructure *> shots = shot_messages(run);
-  ASSERT_GE(shots.size(), 2u);
-  EXPECT_EQ(shot_index(shots.front()), 0u);
-  EXPECT_EQ(shot_index(shots.back()), 2u);
   EXPECT_TRUE(near(end_of(sink) - shot_stream_time(shots.back()), kFourSeconds));
   EXPECT_EQ(see2ai::test::count_submits(server_), 3u) << "a broken download is never paid again";
 }
@@ -292,13 +272,7 @@ TEST_F(ShotsTest, ASeekLandsInTheShotThatHoldsItsTargetOnceTheShotsAreOnDisk) {
                   " src.audio ! appsink name=sink_audio sync=false");
   ASSERT_TRUE(run.preroll(120)) << run.bus.error_text;
   // The whole length is known once every shot is on disk.
-  gint64 duration = -1;
-  ASSERT_TRUE(run.wait_for(
-      [&] {
-        return gst_element_query_duration(run.pipeline(), GST_FORMAT_TIME, &duration) &&
-               duration > 0;
-      },
-      120));
+  const gint64 duration = duration_once_known(run);
   EXPECT_TRUE(near(static_cast<GstClockTime>(duration), 3 * kFourSeconds)) << duration;
   ASSERT_TRUE(gst_element_seek_simple(
       run.pipeline(), GST_FORMAT_TIME,
@@ -312,10 +286,7 @@ TEST_F(ShotsTest, ASeekLandsInTheShotThatHoldsItsTargetOnceTheShotsAreOnDisk) {
   EXPECT_TRUE(continuous(video));
   EXPECT_TRUE(near(end_of(video), 3 * kFourSeconds));
   EXPECT_TRUE(near(end_of(run.sink("sink_audio")), 3 * kFourSeconds));
-  bool landed = false;
-  for (const GstStructure *s : shot_messages(run))
-    landed |= shot_index(s) == 1 && near(shot_stream_time(s), 6 * GST_SECOND);
-  EXPECT_TRUE(landed) << "the shot the seek landed in is announced";
+  EXPECT_TRUE(announced(run, 1, 6 * GST_SECOND)) << "the shot the seek landed in is announced";
 }
 
 TEST_F(ShotsTest, ASeekFromTheEndLandsInTheLastShotOnceTheLengthIsKnown) {
@@ -325,13 +296,7 @@ TEST_F(ShotsTest, ASeekFromTheEndLandsInTheLastShotOnceTheLengthIsKnown) {
                   " src.video ! appsink name=sink sync=false"
                   " src.audio ! appsink name=sink_audio sync=false");
   ASSERT_TRUE(run.preroll(120)) << run.bus.error_text;
-  gint64 duration = -1;
-  ASSERT_TRUE(run.wait_for(
-      [&] {
-        return gst_element_query_duration(run.pipeline(), GST_FORMAT_TIME, &duration) &&
-               duration > 0;
-      },
-      120));
+  ASSERT_GT(duration_once_known(run), 0);
   // The last 2 s of the storyboard: the second half of its second shot.
   ASSERT_TRUE(gst_element_seek(
       run.pipeline(), 1.0, GST_FORMAT_TIME,
@@ -345,10 +310,7 @@ TEST_F(ShotsTest, ASeekFromTheEndLandsInTheLastShotOnceTheLengthIsKnown) {
   EXPECT_EQ(video.pts.size(), 2 * 24u);
   EXPECT_TRUE(continuous(video));
   EXPECT_TRUE(near(end_of(video), 2 * kFourSeconds));
-  bool landed = false;
-  for (const GstStructure *s : shot_messages(run))
-    landed |= shot_index(s) == 1 && near(shot_stream_time(s), 6 * GST_SECOND);
-  EXPECT_TRUE(landed) << "the shot the seek landed in is announced";
+  EXPECT_TRUE(announced(run, 1, 6 * GST_SECOND)) << "the shot the seek landed in is announced";
 }
 
 TEST_F(ShotsTest, ABrokenShotIsRefusedBeforeAnythingIsSubmitted) {
