@@ -68,8 +68,9 @@ static gboolean src_pad_event(GstPad *pad, GstObject *parent, GstEvent *event);
 // ShotLengths, ShotMessages, JobMessages, OutputPads and PadQueues. Under its own lock none of
 // these calls into another or into the element (only into GrowingFile, the clock or reference
 // counts), so they never nest; the exceptions are ShotSequence, which hands a shot to the playlist
-// and the runner under its lock, and ShotMessages, which reads a shot's JobMessages under its lock
-// (and JobMessages calls into nothing under its own).
+// and the runner under its lock, ShotMessages, which reads a shot's JobMessages under its lock
+// (and JobMessages calls into nothing under its own), and OutputPads, which empties a pad's
+// PadQueues queue under its clock lock.
 struct GstSee2aiVideoSrcPrivate {
   explicit GstSee2aiVideoSrcPrivate(GstSee2aiVideoSrc *owner)
       : src(owner),

@@ -308,7 +308,23 @@ void OutputPads::push_toc(const std::vector<see2ai::Chapter> &chapters, bool upd
 
 GstClockTime OutputPads::take_back(StreamKind kind) {
   const Pad &out = pad_of(kind);
-  return out.pad ? queues_.take_back_buffers(out.queue) : GST_CLOCK_TIME_NONE;
+  if (!out.pad) return GST_CLOCK_TIME_NONE;
+  // The buffer the task waits with is taken back too: it has not gone out, and it is the next
+  // frame the clock would show. The queue is emptied under the same lock, so the task, which
+  // needs it to let go of that buffer, cannot take the next one out of the queue meanwhile.
+  std::lock_guard<std::mutex> guard(clock_lock_);
+  ClockWait &wait = clock_waits_[out.queue];
+  GstClockTime held = GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID(wait.pts) && !wait.taken_back) {
+    wait.taken_back = true;
+    held = wait.pts;
+    if (wait.id) gst_clock_id_unschedule(wait.id);
+  }
+  const GstClockTime earliest = queues_.take_back_buffers(out.queue, held);
+  GST_DEBUG_OBJECT(out.pad,
+                   "taken back from %" GST_TIME_FORMAT " (held by the task: %" GST_TIME_FORMAT ")",
+                   GST_TIME_ARGS(earliest), GST_TIME_ARGS(held));
+  return earliest;
 }
 
 GstFlowReturn OutputPads::push(StreamKind kind, GstBuffer *buffer) {
@@ -385,10 +401,13 @@ void OutputPads::pad_loop(Pad &out) {
   }
   if (GST_IS_BUFFER(item)) {
     GstBuffer *buffer = GST_BUFFER_CAST(item);
-    if (live_ && !wait_for_running_time(out.queue, GST_BUFFER_PTS(buffer))) {
-      gst_buffer_unref(buffer);
-      gst_pad_pause_task(pad);
-      return;
+    if (live_) {
+      const Hold hold = wait_for_running_time(out.queue, GST_BUFFER_PTS(buffer));
+      if (hold != Hold::Due) {
+        gst_buffer_unref(buffer);
+        if (hold == Hold::Stopping) gst_pad_pause_task(pad);
+        return;
+      }
     }
     if (out.downstream_eos) {
       // Like a demuxer: once downstream said EOS on this pad, it gets nothing more.
@@ -503,38 +522,65 @@ GstClockTime OutputPads::running_time_now() const {
 }
 
 // A live source hands each buffer over at its running time, like a capture device would, so
-// sinks that do not sync (filesink, hlssink2's, appsink sync=false) still get real time.
-// False when the element is stopping.
-bool OutputPads::wait_for_running_time(size_t index, GstClockTime running_time) {
+// sinks that do not sync (filesink, hlssink2's, appsink sync=false) still get real time. Until
+// then take_back() may claim the buffer (TakenBack); Stopping when the element stops.
+OutputPads::Hold OutputPads::wait_for_running_time(size_t index, GstClockTime running_time) {
+  ClockWait &wait = clock_waits_[index];
+  {
+    std::lock_guard<std::mutex> guard(clock_lock_);
+    wait.pts = running_time;
+    wait.taken_back = false;
+  }
+  // The buffer's outcome, and the wait forgets it.
+  const auto settle = [&](Hold hold) {
+    std::lock_guard<std::mutex> guard(clock_lock_);
+    if (wait.id) gst_clock_id_unref(wait.id);
+    wait.id = nullptr;
+    if (wait.taken_back) hold = Hold::TakenBack;
+    wait.pts = GST_CLOCK_TIME_NONE;
+    wait.taken_back = false;
+    return hold;
+  };
   while (true) {
-    if (!wait_until_playing()) return false;
+    if (!wait_until_playing()) return settle(Hold::Stopping);
     GstClock *clock = gst_element_get_clock(element_);
-    if (!clock) return true;
+    if (!clock) return settle(Hold::Due);
     GstClockID id =
         gst_clock_new_single_shot_id(clock, gst_element_get_base_time(element_) + running_time);
     gst_object_unref(clock);
+    bool taken_back;
     {
       std::lock_guard<std::mutex> guard(clock_lock_);
-      clock_waits_[index] = id;
+      taken_back = wait.taken_back;
+      if (!taken_back) wait.id = id;
+    }
+    if (taken_back) {
+      gst_clock_id_unref(id);
+      return settle(Hold::TakenBack);
     }
     bool still_playing;
     {
       std::lock_guard<std::mutex> guard(gate_lock_);
       still_playing = playing_ && !stopping_;
     }
-    // Unscheduled before or during the wait (pause, stop): the wait returns UNSCHEDULED.
+    // Unscheduled before or during the wait (pause, stop, taken back): the wait returns
+    // UNSCHEDULED.
     GstClockReturn ret = still_playing ? gst_clock_id_wait(id, nullptr) : GST_CLOCK_UNSCHEDULED;
+    if (ret != GST_CLOCK_UNSCHEDULED) return settle(Hold::Due);
     {
       std::lock_guard<std::mutex> guard(clock_lock_);
-      clock_waits_[index] = nullptr;
+      taken_back = wait.taken_back;
+      if (!taken_back) {
+        gst_clock_id_unref(wait.id);
+        wait.id = nullptr;
+      }
     }
-    gst_clock_id_unref(id);
-    if (ret != GST_CLOCK_UNSCHEDULED) return true;
+    if (taken_back) return settle(Hold::TakenBack);
   }
 }
 
 void OutputPads::unschedule_clock_waits() {
   std::lock_guard<std::mutex> guard(clock_lock_);
-  for (GstClockID id : clock_waits_)
-    if (id) gst_clock_id_unschedule(id);
+  for (const ClockWait &wait : clock_waits_)
+    if (wait.id) gst_clock_id_unschedule(wait.id);
 }

@@ -75,8 +75,9 @@ class OutputPads {
   // A table of contents, one chapter per entry, to every pad (in order with the buffers).
   // `update`: it replaces one sent before.
   void push_toc(const std::vector<see2ai::Chapter> &chapters, bool update);
-  // Takes back the buffers of `kind` not yet pushed (see PadQueues::take_back_buffers): the
-  // timestamp of the earliest, or GST_CLOCK_TIME_NONE.
+  // Takes back the buffers of `kind` not yet pushed, the one its task holds until its running
+  // time included (see PadQueues::take_back_buffers): the timestamp of the earliest, or
+  // GST_CLOCK_TIME_NONE.
   GstClockTime take_back(see2ai::StreamKind kind);
   // To every pad: serialized events in order with the buffers, others at once (takes `event`).
   // SEGMENT_DONE also becomes the element's SEGMENT_DONE message, posted once every pad has pushed
@@ -127,7 +128,8 @@ class OutputPads {
   void pad_loop(Pad &out);
   void post_segment_done(GstEvent *event);  // the message for this SEGMENT_DONE event
   GstBuffer *adapt_to_peer(GstBuffer *buffer);
-  bool wait_for_running_time(size_t index, GstClockTime running_time);
+  enum class Hold { Due, TakenBack, Stopping };
+  Hold wait_for_running_time(size_t index, GstClockTime running_time);
   void unschedule_clock_waits();
 
   GstElement *element_;
@@ -157,5 +159,11 @@ class OutputPads {
   bool stopping_ = false;
   // Live pad tasks wait for each buffer's running time on the pipeline clock.
   std::mutex clock_lock_;
-  GstClockID clock_waits_[2] = {nullptr, nullptr};
+  // Live: the buffer each pad's task holds until its running time, and the clock wait for it.
+  struct ClockWait {
+    GstClockTime pts = GST_CLOCK_TIME_NONE;  // held; GST_CLOCK_TIME_NONE: none
+    GstClockID id = nullptr;
+    bool taken_back = false;
+  };
+  ClockWait clock_waits_[2];
 };

@@ -82,10 +82,10 @@ GstFlowReturn PadQueues::push(size_t index, GstMiniObject *item) {
   return combined_;
 }
 
-GstClockTime PadQueues::take_back_buffers(size_t index) {
+GstClockTime PadQueues::take_back_buffers(size_t index, GstClockTime held) {
   std::lock_guard<std::mutex> guard(mutex_);
   Queue &queue = queues_[index];
-  GstClockTime earliest = GST_CLOCK_TIME_NONE;
+  GstClockTime earliest = held;
   std::deque<GstMiniObject *> kept;
   for (GstMiniObject *item : queue.items) {
     if (!GST_IS_BUFFER(item)) {

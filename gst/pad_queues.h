@@ -34,8 +34,10 @@ class PadQueues {
   // A seek (flushing or not): what each pad had been given no longer says where it stands.
   void new_segment();
   // Takes back every buffer still queued for the pad (events stay, in order) and returns the
-  // timestamp of the earliest one, or GST_CLOCK_TIME_NONE when none was queued.
-  GstClockTime take_back_buffers(size_t index);
+  // timestamp of the earliest one, or GST_CLOCK_TIME_NONE when none was queued. `held` is the
+  // timestamp of a buffer taken back from the pad's task (already out of the queue, so earlier
+  // than any queued), or GST_CLOCK_TIME_NONE.
+  GstClockTime take_back_buffers(size_t index, GstClockTime held = GST_CLOCK_TIME_NONE);
   // Flushing: drops what is queued, wakes every waiter; pop() returns nullptr until unset.
   void set_flushing(bool flushing);
 

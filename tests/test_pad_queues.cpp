@@ -146,4 +146,13 @@ TEST_F(PadQueuesTest, BuffersNotYetPushedAreTakenBackAndEventsStay) {
   EXPECT_EQ(fill_video(kFrame), kFramesInLimit) << "what was taken back no longer counts";
 }
 
+TEST_F(PadQueuesTest, ABufferTakenBackFromThePadsTaskIsTheEarliest) {
+  queues.push(audio, buffer_at(0, kAudioFrame));
+  // The task holds frame 1 until its running time; frames 2 and 3 are queued behind it.
+  queues.push(video, buffer_at(2 * kFrame, kFrame));
+  queues.push(video, buffer_at(3 * kFrame, kFrame));
+  EXPECT_EQ(queues.take_back_buffers(video, kFrame), kFrame);
+  EXPECT_EQ(queues.take_back_buffers(video, 5 * kFrame), 5 * kFrame) << "held, nothing queued";
+}
+
 }  // namespace
