@@ -71,6 +71,8 @@ void StreamingTask::stop() {
   gst_task_stop(task_);
   gst_task_join(task_);
   decoder_.reset();
+  // Lengths are remembered by file: a later run's file may be made where this run's was.
+  lengths_.clear();
 }
 
 void StreamingTask::become_sequence(bool shot_has_sound) {

@@ -47,7 +47,8 @@ class StreamingTask {
 
   // Starts the task for a new run (the playlist, pads and shots were started before).
   void start(const Run &run);
-  // Stops the task and waits for it; the decoder goes. Every wait of the run was ended before
+  // Stops the task and waits for it; the decoder and the shots' lengths go. Every wait of the run
+  // was ended before
   // (OutputPads::set_stopping, ClipPlaylist::stop).
   void stop();
   // A shot was appended while running: the run is a sequence from now on.
