@@ -145,6 +145,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
     plays.keep_audio_pad |= plays.sequence && shot.request.generate_audio;
   messages.start(run.task_id, resumable, plays.sequence);
   shot_messages.start(resumable);
+  streaming.prepare(plays);
   playlist.start(run.loop, shot_failure_policy(run));
   shots.begin(shot_runner_settings(run), shot_messages, std::move(*run_list));
   // Stream ids from a hash of the URI that recreates this request (and the storyboard that
@@ -157,7 +158,7 @@ bool GstSee2aiVideoSrcPrivate::start() {
   g_free(stream_prefix);
   g_free(uri);
   shots.start();
-  streaming.start(plays);
+  streaming.start();
   return true;
 }
 
@@ -326,7 +327,11 @@ static GstStateChangeReturn gst_see2ai_video_src_change_state(GstElement *elemen
   }
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS(gst_see2ai_video_src_parent_class)->change_state(element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    // The run started goes again: its jobs and tasks must not outlive the failed change.
+    if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) priv->stop();
+    return ret;
+  }
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
       priv->pads.set_playing(true);

@@ -1,4 +1,4 @@
-// RunShots: what a run of the element generates and how, from its settings: the list of shots
+// What a run of the element generates and how, from its settings: the list of shots
 // (the storyboard's or the request properties' one, then those appended), checked before anything
 // is submitted, and the runner's and the playlist's settings.
 #pragma once

@@ -1,5 +1,6 @@
 #include "streaming_task.h"
 
+#include <algorithm>
 #include <utility>
 
 GST_DEBUG_CATEGORY_EXTERN(gst_see2ai_video_src_debug);
@@ -43,16 +44,18 @@ StreamingTask::~StreamingTask() {
   g_rec_mutex_clear(&lock_);
 }
 
-void StreamingTask::start(const Run &run) {
+void StreamingTask::prepare(const Run &run) {
   live_ = run.live;
   loop_ = run.loop;
   sequence_ = run.sequence;
   keep_audio_pad_ = run.keep_audio_pad;
-  lengths_.clear();
+}
+
+void StreamingTask::start() {
   sound_format_.reset();
   current_shot_ = 0;
   announce_shot_.reset();
-  timeline_.start(run.loop || run.sequence);
+  timeline_.start(loop_ || sequence_);
   gst_segment_init(&segment_, GST_FORMAT_TIME);
   need_segment_ = false;
   segment_seqnum_ = gst_util_seqnum_next();
@@ -60,6 +63,7 @@ void StreamingTask::start(const Run &run) {
   pending_shot_seek_.reset();
   seeking_ = false;
   last_seek_seqnum_ = GST_SEQNUM_INVALID;
+  last_refused_seqnum_ = GST_SEQNUM_INVALID;
   gst_task_start(task_);
 }
 
@@ -434,41 +438,53 @@ bool StreamingTask::handle_seek(GstEvent *event) {
   GstSeekType start_type, stop_type;
   gint64 start, stop;
   gst_event_parse_seek(event, &rate, &format, &flags, &start_type, &start, &stop_type, &stop);
-  const auto refuse = [this](const std::string &why) {
+  const guint32 seqnum = gst_event_get_seqnum(event);
+  if (seqnum == last_refused_seqnum_) return false;  // a copy of a refused seek, up another pad
+  const auto refuse = [&](const std::string &why) {
+    last_refused_seqnum_ = seqnum;
     GST_ELEMENT_WARNING(element_, CORE, SEEK, ("Cannot seek: %s", why.c_str()), (nullptr));
     return false;
   };
   if (const char *refusal = seek_refusal(format, rate)) return refuse(refusal);
-  const bool flush = flags & GST_SEEK_FLAG_FLUSH;
-  const guint32 seqnum = gst_event_get_seqnum(event);
-  if (last_seek_seqnum_.exchange(seqnum) == seqnum) {
+  if (seqnum == last_seek_seqnum_) {
     GST_DEBUG_OBJECT(element_, "seek %u already served (it came up another pad)", seqnum);
     return true;
   }
+  // Positions from the end become absolute ones, once the length is known.
+  if (start_type == GST_SEEK_TYPE_END || stop_type == GST_SEEK_TYPE_END) {
+    const gint64 total = duration();
+    if (total < 0) return refuse("a position from the end needs the length, not known yet");
+    if (start_type == GST_SEEK_TYPE_END) {
+      start = std::max<gint64>(total + start, 0);
+      start_type = GST_SEEK_TYPE_SET;
+    }
+    if (stop_type == GST_SEEK_TYPE_END) {
+      stop = std::max<gint64>(total + stop, 0);
+      stop_type = GST_SEEK_TYPE_SET;
+    }
+  }
+  if (start_type == GST_SEEK_TYPE_SET && stop_type == GST_SEEK_TYPE_SET && stop >= 0 &&
+      stop < start)
+    return refuse("the seek's stop is before its start");
   std::optional<ShotSeek> shot_seek;
   if (sequence_) {
-    // Positions from the end become absolute ones (the length is known once every shot is on
-    // disk); the shot the start lands in, and every shot before it, must be on disk.
+    // The shot the start lands in, and every shot before it, must be on disk.
     if (start_type == GST_SEEK_TYPE_NONE)
       return refuse("a seek across shots needs a start position");
-    if (start_type == GST_SEEK_TYPE_END || stop_type == GST_SEEK_TYPE_END) {
-      const gint64 total = duration();
-      if (total < 0) return refuse("the length of the shots is not known until all are on disk");
-      if (start_type == GST_SEEK_TYPE_END) start += total;
-      if (stop_type == GST_SEEK_TYPE_END) stop += total;
-      start_type = GST_SEEK_TYPE_SET;
-      if (stop_type == GST_SEEK_TYPE_END) stop_type = GST_SEEK_TYPE_SET;
-    }
-    if (start < 0) start = 0;
-    const auto target = static_cast<guint64>(start);
+    const auto target = static_cast<guint64>(std::max<gint64>(start, 0));
     shot_seek = lengths_.landing(playlist_.ready_shot_files(), target);
     if (!shot_seek) {
+      const gint64 total = duration();
+      if (total >= 0 && target >= static_cast<guint64>(total))
+        return refuse("the position is past the end of the shots");
       gchar *at = g_strdup_printf("%" GST_TIME_FORMAT, GST_TIME_ARGS(target));
       const std::string why = std::string("the shots up to ") + at + " are not on disk yet";
       g_free(at);
       return refuse(why);
     }
   }
+  if (last_seek_seqnum_.exchange(seqnum) == seqnum) return true;  // a copy came up another pad
+  const bool flush = flags & GST_SEEK_FLAG_FLUSH;
   if (flush) pads_.flush_start(seqnum);
   // The decoding task may be waiting for bytes of the file: it returns, and the seek takes its
   // lock.

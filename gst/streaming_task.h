@@ -45,11 +45,13 @@ class StreamingTask {
   StreamingTask(const StreamingTask &) = delete;
   StreamingTask &operator=(const StreamingTask &) = delete;
 
-  // Starts the task for a new run (the playlist, pads and shots were started before).
-  void start(const Run &run);
+  // A new run: what it plays, set before its shots begin, so a shot appended from then on finds
+  // the run as it is.
+  void prepare(const Run &run);
+  // Starts the task (the playlist, pads and shots were started before).
+  void start();
   // Stops the task and waits for it; the decoder and the shots' lengths go. Every wait of the run
-  // was ended before
-  // (OutputPads::set_stopping, ClipPlaylist::stop).
+  // was ended before (OutputPads::set_stopping, ClipPlaylist::stop).
   void stop();
   // A shot was appended while running: the run is a sequence from now on.
   void become_sequence(bool shot_has_sound);
@@ -57,7 +59,8 @@ class StreamingTask {
   bool live() const { return live_; }
   bool loop() const { return loop_; }
   // Accepted at any time once a file plays (or a sequence's first shot is on disk), or refused
-  // with a warning that says why.
+  // with a warning that says why. The seek's seqnum goes on its flush-start, flush-stop and
+  // segment (nlecomposition waits for it).
   bool handle_seek(GstEvent *event);
   bool seekable();
   // The stream's length, or -1 while unknown (live and looping runs have none).
@@ -112,6 +115,9 @@ class StreamingTask {
   // The seqnum of the last seek accepted: a pipeline sends its seek through every sink, so the
   // same seek comes up each pad; it is served once, as a demuxer does.
   std::atomic<guint32> last_seek_seqnum_{GST_SEQNUM_INVALID};
+  // The seqnum of the last seek refused: its copies up the other pads are refused without another
+  // warning.
+  std::atomic<guint32> last_refused_seqnum_{GST_SEQNUM_INVALID};
   bool file_has_sound_ = false;                          // the current file has sound of its own
   std::optional<see2ai::AudioStreamInfo> sound_format_;  // the last sound played
   size_t current_shot_ = 0;

@@ -17,7 +17,7 @@ void ShotLengths::clear() {
 int64_t ShotLengths::length_of(const std::shared_ptr<GrowingFile> &file) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    auto known = known_.find(file.get());
+    auto known = known_.find(file);
     if (known != known_.end()) return known->second;
   }
   // Read without the lock: a demuxer open on a large file must not hold up other queries.
@@ -29,7 +29,7 @@ int64_t ShotLengths::length_of(const std::shared_ptr<GrowingFile> &file) {
   }
   if (length <= 0) return -1;
   std::lock_guard<std::mutex> guard(mutex_);
-  known_[file.get()] = length;
+  known_[file] = length;
   return length;
 }
 

@@ -1,8 +1,8 @@
 // ShotLengths: where the ready shots of a sequence sit in stream time, end to end, for a seek
 // across the sequence (which shot holds the target, and where that shot starts) and for its
 // duration (the sum, once every shot is on disk). A whole shot file's length is read once and
-// remembered by file: opening a demuxer for every duration or seeking query would cost one each
-// time. Thread-safe.
+// remembered until clear(): opening a demuxer for every duration or seeking query would cost one
+// each time. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +47,9 @@ class ShotLengths {
   int64_t length_of(const std::shared_ptr<GrowingFile> &file);
 
   std::mutex mutex_;
-  std::map<const GrowingFile *, int64_t> known_;
+  // Keyed by the file itself, held until clear(): a later file cannot be made where a remembered
+  // one was and inherit its length.
+  std::map<std::shared_ptr<GrowingFile>, int64_t> known_;
 };
 
 }  // namespace see2ai

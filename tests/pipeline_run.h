@@ -1,5 +1,7 @@
 // PipelineRun: parses a gst-launch description, plays it and records what tests look at: buffers
-// reaching appsinks named sink*, and every bus message, until EOS, an error or a deadline.
+// reaching appsinks named sink*, and every bus message, until EOS, an error or a deadline. Also
+// what tests read off a sink's pad besides buffers (SinkEvents: caps sizes, the TOC) and the
+// chapters of a TOC.
 #pragma once
 
 #include <gst/gst.h>

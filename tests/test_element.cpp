@@ -558,6 +558,28 @@ TEST_F(ElementTest, SeekFromTheAudioPadMovesBothStreams) {
   EXPECT_NEAR(static_cast<double>(run->sink("vsink").pts.size()), 24, 1);
 }
 
+TEST_F(ElementTest, ASeekMayCountFromTheEndAndABackwardRangeIsRefusedOnce) {
+  auto run = prerolled_av(source("prompt=\"from the end\" duration=4 resolution=480p"));
+  // The pipeline sends the seek up both sinks: one refusal, one warning.
+  EXPECT_FALSE(gst_element_seek(run->pipeline(), 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
+                                GST_SEEK_TYPE_SET, 3 * GST_SECOND, GST_SEEK_TYPE_SET,
+                                1 * GST_SECOND));
+  ASSERT_TRUE(gst_element_seek(
+      run->pipeline(), 1.0, GST_FORMAT_TIME,
+      static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), GST_SEEK_TYPE_END,
+      -1 * static_cast<gint64>(GST_SECOND), GST_SEEK_TYPE_NONE, -1));
+  run->play_to_end();
+  ASSERT_EQ(run->bus.errors, 0) << run->bus.error_text;
+  ASSERT_EQ(run->bus.warnings, 1);
+  EXPECT_NE(run->bus.warning_texts[0].find("stop is before its start"), std::string::npos)
+      << run->bus.warning_texts[0];
+  ASSERT_TRUE(run->bus.eos);
+  const auto &video = run->sink("vsink");
+  ASSERT_FALSE(video.pts.empty());
+  EXPECT_EQ(video.pts.front(), 3 * GST_SECOND);
+  EXPECT_EQ(video.pts.size(), 24u);
+}
+
 TEST_F(ElementTest, SegmentSeekPlaysTheRangeAndEndsWithSegmentDone) {
   auto run = prerolled_av(source("prompt=\"segment seek\" duration=4 resolution=480p"));
   ASSERT_TRUE(
