@@ -394,41 +394,39 @@ gint64 StreamingTask::duration() {
 // interrupts the wait.
 void StreamingTask::move_decoder(GstSeekFlags flags) {
   const bool key_unit = (flags & GST_SEEK_FLAG_KEY_UNIT) && !(flags & GST_SEEK_FLAG_ACCURATE);
-  if (pending_shot_seek_) {
-    const ShotSeek target = *pending_shot_seek_;
-    pending_shot_seek_.reset();
-    playlist_.seek_to_shot(target.shot);
-    decoder_ = std::make_unique<ClipDecoder>(target.file);
-    current_shot_ = target.shot;
-    announce_shot_ = target.shot;
-    const auto in_file = static_cast<int64_t>(segment_.start - target.start_ns);
-    if (key_unit) {
-      const auto key = static_cast<GstClockTime>(decoder_->seek_to_key_frame(in_file));
-      segment_.start = segment_.time = segment_.position = target.start_ns + key;
-    } else {
-      decoder_->seek(in_file, flags & GST_SEEK_FLAG_ACCURATE);
-    }
-    timeline_.seek_in_file(target.start_ns, segment_.start, static_cast<int64_t>(target.length_ns));
-    return;
-  }
-  if (!decoder_) {
+  // Where the file the decoder seeks in starts in stream time: the shot's start in a sequence, 0
+  // for a single clip.
+  uint64_t file_start = 0;
+  const std::optional<ShotSeek> shot = std::move(pending_shot_seek_);
+  pending_shot_seek_.reset();
+  if (shot) {
+    playlist_.seek_to_shot(shot->shot);
+    decoder_ = std::make_unique<ClipDecoder>(shot->file);
+    current_shot_ = shot->shot;
+    announce_shot_ = shot->shot;
+    file_start = shot->start_ns;
+  } else if (!decoder_) {
     playlist_.rewind();
     std::shared_ptr<see2ai::GrowingFile> file = playlist_.seekable_file();
     if (!file) throw MediaError(false, "the clip is no longer available");
     decoder_ = std::make_unique<ClipDecoder>(file);
   }
+  const auto in_file = static_cast<int64_t>(segment_.start - file_start);
   if (key_unit) {
     // The segment starts at the key frame (at or before the target, the one a decoder can start
     // from), so nothing is decoded only to be dropped.
-    const auto key = static_cast<GstClockTime>(
-        decoder_->seek_to_key_frame(static_cast<int64_t>(segment_.start)));
+    const GstClockTime key =
+        file_start + static_cast<GstClockTime>(decoder_->seek_to_key_frame(in_file));
     GST_DEBUG_OBJECT(element_, "key-unit seek to %" GST_TIME_FORMAT " starts at %" GST_TIME_FORMAT,
                      GST_TIME_ARGS(segment_.start), GST_TIME_ARGS(key));
     segment_.start = segment_.time = segment_.position = key;
-    timeline_.seek(key);
   } else {
-    decoder_->seek(static_cast<int64_t>(segment_.start), flags & GST_SEEK_FLAG_ACCURATE);
+    decoder_->seek(in_file, flags & GST_SEEK_FLAG_ACCURATE);
   }
+  if (shot)
+    timeline_.seek_in_file(file_start, segment_.start, static_cast<int64_t>(shot->length_ns));
+  else if (key_unit)
+    timeline_.seek(segment_.start);
 }
 
 bool StreamingTask::handle_seek(GstEvent *event) {
